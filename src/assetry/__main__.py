@@ -1,0 +1,5 @@
+"""`python -m assetry` runs the command-line interface."""
+
+from assetry.cli import main
+
+main()

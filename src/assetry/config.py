@@ -1,0 +1,94 @@
+"""Settings: every knob typed, defaulted and described; read once at an entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Everything an operator can change. Environment variables use the ASSETRY_ prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSETRY_", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("var"),
+        description="Directory for the embedded defaults: the SQLite file, the local blob "
+        "directory and the upload spool.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="Metadata database: sqlite:///PATH or postgresql://USER@HOST:PORT/DB. "
+        "Default: sqlite:///DATA_DIR/assetry.db.",
+    )
+    storage_url: str | None = Field(
+        None,
+        description="Blob store: file:///PATH, memory:// or s3://BUCKET?endpoint=URL. "
+        "Default: file:///DATA_DIR/blobs.",
+    )
+    max_upload_size: int = Field(
+        16 * MiB,
+        gt=0,
+        description="Global cap on one upload in bytes; no pool may allow more. Default 16 MiB.",
+    )
+    max_pixels: int = Field(
+        100_000_000,
+        gt=0,
+        description="Largest image accepted, in pixels, counting every frame of an animation. "
+        "Checked from the header before decoding.",
+    )
+    render_workers: int = Field(
+        2,
+        ge=0,
+        description="Background render workers in the embedded job queue (0 disables them: "
+        "versions are then only rendered on demand or by another process).",
+    )
+    render_threads: int = Field(
+        2,
+        ge=1,
+        description="Largest number of libvips renders running at once in this process.",
+    )
+    render_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds one render of an asset's versions may take before it fails.",
+    )
+    job_max_attempts: int = Field(
+        5, ge=1, description="Tries of a job whose failures look transient before it is given up."
+    )
+    cache_max_age: int = Field(
+        3600,
+        ge=0,
+        description="Cache-Control max-age (seconds) on original and version bytes. "
+        "ETags change whenever the bytes do, so clients revalidate cheaply.",
+    )
+    host: str = Field("127.0.0.1", description="Address `assetry serve` binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `assetry serve` listens on.")
+    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+
+    @model_validator(mode="after")
+    def _fill_urls(self) -> Settings:
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{(self.data_dir / 'assetry.db').resolve()}"
+        if self.storage_url is None:
+            self.storage_url = f"file://{(self.data_dir / 'blobs').resolve()}"
+        return self
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where incoming bytes are hashed and checked before they reach the blob store."""
+        return self.data_dir / "spool"
+
+    @property
+    def db_url(self) -> str:
+        assert self.database_url is not None
+        return self.database_url
+
+    @property
+    def blob_url(self) -> str:
+        assert self.storage_url is not None
+        return self.storage_url

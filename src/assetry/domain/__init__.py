@@ -1,0 +1,1 @@
+"""Pure domain: the model, converter specs, geometry and the ports adapters implement."""

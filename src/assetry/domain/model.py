@@ -1,0 +1,111 @@
+"""Asset, Version, Pool and Gallery: frozen value objects shared by every layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from assetry.domain.converter import VersionSpec
+
+
+class AssetType(StrEnum):
+    IMAGE = "image"
+    FILE = "file"
+
+
+class VersionStatus(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """A named namespace for assets and the rules its uploads must follow."""
+
+    name: str
+    title: str = ""
+    asset_types: tuple[AssetType, ...] = (AssetType.IMAGE, AssetType.FILE)
+    max_size: int = 16 * 1024 * 1024
+    converter: str = "default"
+    public: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One derivative of an image, made by one VersionSpec of a converter."""
+
+    id: UUID
+    asset_id: UUID
+    name: str
+    spec: VersionSpec
+    status: VersionStatus
+    created_at: datetime
+    width: int | None = None
+    height: int | None = None
+    mime_type: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    blob_key: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """An uploaded original, its facts, and (for images) its versions."""
+
+    id: UUID
+    pool: str
+    type: AssetType
+    filename: str
+    mime_type: str
+    size: int
+    sha256: str
+    blob_key: str
+    gallery: str
+    converter: str | None
+    created_at: datetime
+    modified_at: datetime
+    width: int | None = None
+    height: int | None = None
+    frames: int = 1
+    metadata: dict[str, Any] = field(default_factory=dict)
+    hidden: bool = False
+    creator: str | None = None
+    modified_by: str | None = None
+    attached_to: tuple[str, ...] = ()
+    versions: tuple[Version, ...] = ()
+
+    def version(self, name: str) -> Version | None:
+        return next((v for v in self.versions if v.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Gallery:
+    """Every image sharing one gallery (correlation) id, oldest first."""
+
+    id: str
+    images: tuple[Asset, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing and the cursor of the next, if any."""
+
+    items: tuple[Asset, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AssetFilter:
+    """What a pool listing keeps: every given criterion must hold."""
+
+    pool: str
+    type: AssetType | None = None
+    gallery: str | None = None
+    attached_to: str | None = None
+    attached: bool | None = None
+    include_hidden: bool = True

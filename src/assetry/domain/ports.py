@@ -1,0 +1,294 @@
+"""The Protocols services depend on. Adapters implement them; only bootstrap picks which.
+
+Every method documents its errors. Adapters translate their libraries' exceptions into
+the domain errors named here (`assetry.errors`), once, at their edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+from assetry.domain.converter import Converter
+from assetry.domain.geometry import Plan
+from assetry.domain.model import Asset, AssetFilter, Page, Pool, Version, VersionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class StagedFile:
+    """Bytes received into the local spool: counted, hashed, not yet in the blob store."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What an image's header (and a full decode check) says about it."""
+
+    mime_type: str
+    width: int  #: upright (EXIF-oriented) width
+    height: int  #: upright height
+    frames: int
+
+
+@dataclass(frozen=True, slots=True)
+class RenderRequest:
+    """One version to make in a shared decode."""
+
+    version_id: UUID
+    plan: Plan
+    format: str  #: output format: jpeg, png, webp, avif, gif or tiff
+    quality: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """The encoded bytes of one version."""
+
+    version_id: UUID
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+
+
+class Spool(Protocol):
+    """A local directory where incoming bytes are streamed, counted and hashed."""
+
+    async def receive(self, chunks: AsyncIterator[bytes], *, limit: int) -> StagedFile:
+        """Write `chunks` to a new spool file while hashing (SHA-256) and counting.
+
+        Raises TooLarge the moment more than `limit` bytes arrive; nothing is left behind.
+        """
+        ...
+
+    def discard(self, staged: StagedFile) -> None:
+        """Remove a spool file. Removing it twice is not an error."""
+        ...
+
+
+class ImageProcessor(Protocol):
+    """libvips (and pillow-heif) behind a small synchronous, CPU-bound interface."""
+
+    def sniff(self, path: Path) -> str:
+        """The MIME type of the file's bytes (never its name). Unknown bytes give
+        application/octet-stream."""
+        ...
+
+    def inspect(self, path: Path, mime_type: str, *, max_pixels: int) -> ImageInfo:
+        """Read the header, check the pixel cap (all frames), then decode fully.
+
+        Raises TooManyPixels before decoding when the header is over `max_pixels`,
+        UndecodableImage when the bytes do not decode as `mime_type`.
+        """
+        ...
+
+    def render(
+        self, data: bytes, mime_type: str, requests: Sequence[RenderRequest], scale: float
+    ) -> list[Rendered]:
+        """Decode `data` once at `scale` (shrink-on-load) and make every requested version.
+
+        Raises UndecodableImage or RenderFailed; never returns partial results.
+        """
+        ...
+
+
+class BlobStore(Protocol):
+    """Byte storage addressed by server-made keys. Writes are atomic; readers never see
+    partial data."""
+
+    async def put_file(self, key: str, path: Path) -> None:
+        """Store the file's bytes under `key`, replacing any. Raises BackendUnavailable."""
+        ...
+
+    async def put_bytes(self, key: str, data: bytes) -> None:
+        """Store `data` under `key`, replacing any. Raises BackendUnavailable."""
+        ...
+
+    async def read(self, key: str) -> bytes:
+        """All the bytes under `key`. Raises BlobNotFound, BackendUnavailable."""
+        ...
+
+    def stream(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """The bytes [start, end) under `key`, in chunks. Raises BlobNotFound."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove `key`. Deleting an absent key is not an error."""
+        ...
+
+    async def exists(self, key: str) -> bool:
+        """Whether a blob is stored under `key`."""
+        ...
+
+    def keys(self, prefix: str = "") -> AsyncIterator[str]:
+        """Every stored key that starts with `prefix`."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise BackendUnavailable unless the store answers."""
+        ...
+
+
+class AssetRepository(Protocol):
+    """Assets, their versions and attachments, inside one transaction."""
+
+    async def add(self, asset: Asset) -> None: ...
+
+    async def get(self, asset_id: UUID, *, for_update: bool = False) -> Asset:
+        """The asset with its versions and attachments. Raises AssetNotFound."""
+        ...
+
+    async def list(self, where: AssetFilter, *, limit: int, cursor: str | None) -> Page:
+        """Newest first. Raises Invalid for a cursor this repository did not make."""
+        ...
+
+    async def in_galleries(self, gallery_ids: Sequence[str]) -> list[Asset]:
+        """Every image of the given galleries, oldest first."""
+        ...
+
+    async def update(self, asset: Asset) -> None:
+        """Write every field of `asset` except versions and attachments."""
+        ...
+
+    async def delete(self, asset_id: UUID) -> None: ...
+
+    async def count_in_pool(self, pool: str) -> int: ...
+
+    async def set_versions(self, asset_id: UUID, versions: Sequence[Version]) -> list[Version]:
+        """Replace every version row of the asset; return the rows that were there."""
+        ...
+
+    async def delete_version(self, asset_id: UUID, name: str) -> Version:
+        """Remove one version row and return it. Raises VersionNotFound."""
+        ...
+
+    async def finish_version(
+        self,
+        version_id: UUID,
+        *,
+        status: VersionStatus,
+        blob_key: str | None = None,
+        facts: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Move a *pending* version to ready or failed. False if it is no longer pending
+        (replaced, deleted, or finished by another worker)."""
+        ...
+
+    async def attach(self, asset_id: UUID, resource: str, at: datetime) -> None:
+        """Add a back-reference. Attaching twice keeps the first."""
+        ...
+
+    async def detach(self, asset_id: UUID, resource: str) -> bool:
+        """Remove a back-reference; False if it was not there."""
+        ...
+
+    async def blob_keys(self) -> AsyncIterator[str]:
+        """Every blob key a row points at (for gc and verify)."""
+        ...
+
+
+class PoolRepository(Protocol):
+    async def get(self, name: str) -> Pool:
+        """Raises PoolNotFound."""
+        ...
+
+    async def list(self) -> list[Pool]: ...
+
+    async def put(self, pool: Pool) -> bool:
+        """Create or replace; True when it was created."""
+        ...
+
+    async def delete(self, name: str) -> None: ...
+
+
+class ConverterRepository(Protocol):
+    async def get(self, name: str) -> Converter:
+        """Raises ConverterNotFound."""
+        ...
+
+    async def list(self) -> list[Converter]: ...
+
+    async def put(self, converter: Converter) -> bool:
+        """Create or replace; True when it was created."""
+        ...
+
+    async def delete(self, name: str) -> None: ...
+
+    async def in_use(self, name: str) -> list[str]:
+        """Names of the pools that use this converter by default."""
+        ...
+
+
+class JobQueue(Protocol):
+    """Deferring work inside the caller's transaction: a job exists iff the data does."""
+
+    async def enqueue(self, kind: str, payload: dict[str, Any]) -> None: ...
+
+
+class Transaction(Protocol):
+    """One unit of work. Leaving the context commits; an exception rolls back."""
+
+    assets: AssetRepository
+    pools: PoolRepository
+    converters: ConverterRepository
+    jobs: JobQueue
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed job: run it, then complete, retry or give it up."""
+
+    id: UUID
+    kind: str
+    payload: dict[str, Any]
+    attempts: int  #: tries so far, this one included
+
+
+class JobStore(Protocol):
+    """The worker side of the durable queue. Every method is its own transaction."""
+
+    async def claim(self) -> Job | None:
+        """Take the oldest due job (marking it running), or None when none is due."""
+        ...
+
+    async def complete(self, job_id: UUID) -> None:
+        """Remove a finished job."""
+        ...
+
+    async def retry(self, job_id: UUID, error: str, *, delay: float) -> None:
+        """Put a running job back, due again after `delay` seconds."""
+        ...
+
+    async def give_up(self, job_id: UUID, error: str) -> None:
+        """Mark a job failed for good; it stays for inspection."""
+        ...
+
+    async def requeue_stale(self, older_than: float) -> int:
+        """Put back jobs left running for longer than `older_than` seconds (their worker
+        died); return how many."""
+        ...
+
+    async def counts(self) -> dict[str, int]:
+        """Number of jobs by state (queued, running, failed)."""
+        ...
+
+
+class Database(Protocol):
+    jobs: JobStore
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """Raises BackendUnavailable when the database cannot be reached."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise BackendUnavailable unless the database answers."""
+        ...

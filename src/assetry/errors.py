@@ -1,0 +1,139 @@
+"""The domain error tree; it knows nothing of HTTP, SQL or libvips.
+
+    AssetryError
+    ├── NotFound ── PoolNotFound, AssetNotFound, VersionNotFound, GalleryNotFound,
+    │               ConverterNotFound, BlobNotFound
+    ├── Conflict ── TypeMismatch, PoolNotEmpty, ConverterExists, NotAnImage
+    ├── Invalid (bad request shape) ── FieldInvalid
+    ├── Unprocessable ── UndecodableImage, TooManyPixels, InvalidConverter, RenderFailed
+    ├── UnsupportedType
+    ├── TooLarge
+    ├── Hidden
+    ├── BackendUnavailable
+    └── ConfigError
+
+Each class's docstring is its default message. Callers that need data (ids, limits,
+the failing field) find it in attributes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class AssetryError(Exception):
+    """Unexpected Assetry error."""
+
+    #: the request field at fault, when one is
+    field: str | None = None
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+        if field is not None:
+            self.field = field
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class NotFound(AssetryError):
+    """The requested object does not exist."""
+
+
+class PoolNotFound(NotFound):
+    """No pool has this name."""
+
+
+class AssetNotFound(NotFound):
+    """No asset has this id."""
+
+
+class VersionNotFound(NotFound):
+    """The asset has no version of this name."""
+
+
+class GalleryNotFound(NotFound):
+    """No image belongs to this gallery."""
+
+
+class ConverterNotFound(NotFound):
+    """No converter has this name."""
+
+
+class BlobNotFound(NotFound):
+    """No blob is stored under this key."""
+
+
+class Conflict(AssetryError):
+    """The request conflicts with the current state."""
+
+
+class TypeMismatch(Conflict):
+    """A replacement's type differs from the asset's type."""
+
+
+class PoolNotEmpty(Conflict):
+    """The pool still holds assets."""
+
+
+class ConverterExists(Conflict):
+    """A converter with this name exists already."""
+
+
+class NotAnImage(Conflict):
+    """Only images have versions."""
+
+
+class Invalid(AssetryError):
+    """The request is malformed."""
+
+
+class Unprocessable(AssetryError):
+    """The request is well-formed but cannot be carried out."""
+
+
+class UndecodableImage(Unprocessable):
+    """The bytes do not decode as an image."""
+
+
+class TooManyPixels(Unprocessable):
+    """The image has more pixels than allowed."""
+
+
+class InvalidConverter(Unprocessable):
+    """The converter spec cannot be carried out."""
+
+
+class RenderFailed(Unprocessable):
+    """The version could not be rendered."""
+
+
+class UnsupportedType(AssetryError):
+    """The content type is not allowed here."""
+
+
+class TooLarge(AssetryError):
+    """The body is larger than allowed."""
+
+    def __init__(self, message: str | None = None, *, limit: int, size: int | None = None) -> None:
+        super().__init__(message, field="file")
+        self.limit = limit
+        self.size = size
+
+
+class Hidden(AssetryError):
+    """The asset is hidden."""
+
+    def __init__(self, *, modified_by: str | None, modification_date: datetime) -> None:
+        super().__init__()
+        self.modified_by = modified_by
+        self.modification_date = modification_date
+
+
+class BackendUnavailable(AssetryError):
+    """A storage or database back-end could not be reached; retrying may help."""
+
+
+class ConfigError(AssetryError):
+    """The configuration is invalid; raised at startup, never mid-request."""
