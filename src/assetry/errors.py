@@ -5,7 +5,9 @@
     │               ConverterNotFound, BlobNotFound
     ├── Conflict ── TypeMismatch, PoolNotEmpty, ConverterExists, NotAnImage
     ├── Invalid (bad request shape) ── FieldInvalid
-    ├── Unprocessable ── UndecodableImage, TooManyPixels, InvalidConverter, RenderFailed
+    ├── Unprocessable ── UndecodableImage, TooManyPixels, InvalidConverter, RenderFailed,
+    │                    UnsafeUrl
+    ├── UpstreamError, UpstreamTimeout (a URL import's remote server)
     ├── UnsupportedType
     ├── TooLarge
     ├── Hidden
@@ -137,3 +139,24 @@ class BackendUnavailable(AssetryError):
 
 class ConfigError(AssetryError):
     """The configuration is invalid; raised at startup, never mid-request."""
+
+
+class UnsafeUrl(Unprocessable):
+    """The URL may not be fetched."""
+
+    field: str | None = "url"
+
+
+class UpstreamError(AssetryError):
+    """The remote server answered with an error."""
+
+    def __init__(self, message: str | None = None, *, status: int | None = None) -> None:
+        super().__init__(message, field="url")
+        #: the remote HTTP status, or None when there was no (usable) answer
+        self.status = status
+
+
+class UpstreamTimeout(AssetryError):
+    """The remote server did not answer in time."""
+
+    field: str | None = "url"

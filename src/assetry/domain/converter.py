@@ -54,7 +54,8 @@ class Operation:
         return dict(self.params)[name]
 
     def to_json(self) -> dict[str, Any]:
-        return {"op": self.op, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in self.params}}
+        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.params}
+        return {"op": self.op, **params}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,7 @@ def _int(value: Any, path: str, lo: int, hi: int, *, optional: bool = False) -> 
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        return _raise(_fail(path, f"must be an integer from {lo} to {hi}"))
+        raise _fail(path, f"must be an integer from {lo} to {hi}")
     if not lo <= value <= hi:
         raise _fail(path, f"must be from {lo} to {hi}, not {value}")
     return value
@@ -125,10 +126,6 @@ def _number(value: Any, path: str, lo: float, hi: float) -> float:
     if not lo <= value <= hi:
         raise _fail(path, f"must be from {lo} to {hi}, not {value}")
     return float(value)
-
-
-def _raise(exc: Exception) -> Any:
-    raise exc
 
 
 def _enum(enum: type[StrEnum], value: Any, path: str, default: StrEnum) -> Any:
@@ -152,7 +149,8 @@ def _operation(raw: Any, path: str) -> Operation:
     op = raw["op"]
     extra = set(raw) - {"op", *_OP_PARAMS.get(op, ())}
     if op not in _OP_PARAMS:
-        raise _fail(f"{path}.op", f"unknown operation {op!r}; known: {', '.join(sorted(_OP_PARAMS))}")
+        known = ", ".join(sorted(_OP_PARAMS))
+        raise _fail(f"{path}.op", f"unknown operation {op!r}; known: {known}")
     if extra:
         raise _fail(path, f"unknown parameter(s) {sorted(extra)} for {op}")
     params: list[tuple[str, Any]] = []
@@ -238,6 +236,9 @@ def parse_converter(name: str, raw: Any) -> Converter:
         raise _fail("name", "must be 1-64 of a-z 0-9 - _")
     if not isinstance(raw, Mapping):
         raise _fail("body", "must be an object")
+    unknown = set(raw) - {"name", "versions"}
+    if unknown:
+        raise _fail(sorted(unknown)[0], f"unknown field(s) {sorted(unknown)}")
     if "name" in raw and raw["name"] != name:
         raise _fail("name", "differs from the name in the URL")
     versions = raw.get("versions")

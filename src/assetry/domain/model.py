@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -109,3 +109,27 @@ class AssetFilter:
     attached_to: str | None = None
     attached: bool | None = None
     include_hidden: bool = True
+
+
+class Role(IntEnum):
+    """Each role includes the ones before it."""
+
+    VIEWER = 1
+    EDITOR = 2
+    MODERATOR = 3
+    ADMIN = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is asking: a token's name and role, or nobody (anonymous)."""
+
+    name: str | None = None
+    role: Role | None = None
+
+    @property
+    def sees_hidden(self) -> bool:
+        return self.role is not None and self.role >= Role.MODERATOR
+
+
+ANONYMOUS = Actor()

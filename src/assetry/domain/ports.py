@@ -6,6 +6,7 @@ the domain errors named here (`assetry.errors`), once, at their edge.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -150,7 +151,7 @@ class AssetRepository(Protocol):
         """Newest first. Raises Invalid for a cursor this repository did not make."""
         ...
 
-    async def in_galleries(self, gallery_ids: Sequence[str]) -> list[Asset]:
+    async def in_galleries(self, gallery_ids: Sequence[str]) -> builtins.list[Asset]:
         """Every image of the given galleries, oldest first."""
         ...
 
@@ -162,7 +163,9 @@ class AssetRepository(Protocol):
 
     async def count_in_pool(self, pool: str) -> int: ...
 
-    async def set_versions(self, asset_id: UUID, versions: Sequence[Version]) -> list[Version]:
+    async def set_versions(
+        self, asset_id: UUID, versions: Sequence[Version]
+    ) -> builtins.list[Version]:
         """Replace every version row of the asset; return the rows that were there."""
         ...
 
@@ -191,7 +194,7 @@ class AssetRepository(Protocol):
         """Remove a back-reference; False if it was not there."""
         ...
 
-    async def blob_keys(self) -> AsyncIterator[str]:
+    def blob_keys(self) -> AsyncIterator[str]:
         """Every blob key a row points at (for gc and verify)."""
         ...
 
@@ -223,7 +226,7 @@ class ConverterRepository(Protocol):
 
     async def delete(self, name: str) -> None: ...
 
-    async def in_use(self, name: str) -> list[str]:
+    async def in_use(self, name: str) -> builtins.list[str]:
         """Names of the pools that use this converter by default."""
         ...
 
@@ -285,8 +288,10 @@ class JobStore(Protocol):
 class Database(Protocol):
     jobs: JobStore
 
-    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
-        """Raises BackendUnavailable when the database cannot be reached."""
+    def transaction(self, *, write: bool = True) -> AbstractAsyncContextManager[Transaction]:
+        """One unit of work. `write=False` promises it only reads (SQLite then need not
+        take the write lock). Raises BackendUnavailable when the database cannot be
+        reached."""
         ...
 
     async def ping(self) -> None:
