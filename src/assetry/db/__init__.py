@@ -1,0 +1,1 @@
+"""The metadata database: tables, repositories and migrations (SQLite and PostgreSQL)."""

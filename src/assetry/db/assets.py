@@ -1,0 +1,378 @@
+"""SqlAssetRepository: assets with their versions and attachments; rows <-> Asset and Version."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import builtins
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assetry.db.tables import assets, attachments
+from assetry.db.tables import versions as versions_table
+from assetry.domain.converter import parse_version
+from assetry.domain.model import Asset, AssetFilter, AssetType, Page, Version, VersionStatus
+from assetry.errors import AssetNotFound, Invalid, VersionNotFound
+
+#: The facts finish_version may record about a rendered version.
+VERSION_FACTS = frozenset({"width", "height", "mime_type", "size", "sha256"})
+
+
+def version_from_row(row: sa.Row[Any]) -> Version:
+    m = row._mapping
+    return Version(
+        id=m["id"],
+        asset_id=m["asset_id"],
+        name=m["name"],
+        spec=parse_version(m["spec"], "spec"),
+        status=VersionStatus(m["status"]),
+        created_at=m["created_at"],
+        width=m["width"],
+        height=m["height"],
+        mime_type=m["mime_type"],
+        size=m["size"],
+        sha256=m["sha256"],
+        blob_key=m["blob_key"],
+        error=m["error"],
+    )
+
+
+def version_to_row(version: Version) -> dict[str, Any]:
+    return {
+        "id": version.id,
+        "asset_id": version.asset_id,
+        "name": version.name,
+        "spec": version.spec.to_json(),
+        "status": version.status.value,
+        "created_at": version.created_at,
+        "width": version.width,
+        "height": version.height,
+        "mime_type": version.mime_type,
+        "size": version.size,
+        "sha256": version.sha256,
+        "blob_key": version.blob_key,
+        "error": version.error,
+    }
+
+
+def from_row(
+    row: sa.Row[Any], versions: Sequence[Version] = (), attached_to: Sequence[str] = ()
+) -> Asset:
+    m = row._mapping
+    return Asset(
+        id=m["id"],
+        pool=m["pool"],
+        type=AssetType(m["type"]),
+        filename=m["filename"],
+        mime_type=m["mime_type"],
+        size=m["size"],
+        sha256=m["sha256"],
+        blob_key=m["blob_key"],
+        gallery=m["gallery"],
+        converter=m["converter"],
+        created_at=m["created_at"],
+        modified_at=m["modified_at"],
+        width=m["width"],
+        height=m["height"],
+        frames=m["frames"],
+        metadata=dict(m["metadata"] or {}),
+        hidden=m["hidden"],
+        creator=m["creator"],
+        modified_by=m["modified_by"],
+        attached_to=tuple(attached_to),
+        versions=tuple(versions),
+    )
+
+
+def to_row(asset: Asset) -> dict[str, Any]:
+    """Every column of the assets table (versions and attachments live in their own)."""
+    return {
+        "id": asset.id,
+        "pool": asset.pool,
+        "type": asset.type.value,
+        "filename": asset.filename,
+        "mime_type": asset.mime_type,
+        "size": asset.size,
+        "sha256": asset.sha256,
+        "blob_key": asset.blob_key,
+        "width": asset.width,
+        "height": asset.height,
+        "frames": asset.frames,
+        "gallery": asset.gallery,
+        "converter": asset.converter,
+        "metadata": asset.metadata,
+        "hidden": asset.hidden,
+        "creator": asset.creator,
+        "modified_by": asset.modified_by,
+        "created_at": asset.created_at,
+        "modified_at": asset.modified_at,
+    }
+
+
+def encode_cursor(created_at: datetime, asset_id: UUID) -> str:
+    """The opaque listing position just after the asset (created_at, id)."""
+    text = f"{created_at.isoformat()}|{asset_id}"
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """Raises Invalid(field="cursor") for anything encode_cursor did not make."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.b64decode(padded, altchars=b"-_", validate=True).decode("ascii")
+        created, _, asset_id = text.partition("|")
+        position = datetime.fromisoformat(created), UUID(asset_id)
+    except (binascii.Error, UnicodeError, ValueError):
+        raise Invalid("the cursor is malformed", field="cursor") from None
+    if position[0].tzinfo is None:
+        raise Invalid("the cursor is malformed", field="cursor")
+    return position
+
+
+class SqlAssetRepository:
+    """AssetRepository on one connection (the caller's transaction)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, asset: Asset) -> None:
+        """Insert the asset with its versions and attachments (the attachments dated
+        asset.created_at, in the order given)."""
+        await self._conn.execute(sa.insert(assets).values(**to_row(asset)))
+        if asset.versions:
+            await self._conn.execute(
+                sa.insert(versions_table), [version_to_row(v) for v in asset.versions]
+            )
+        if asset.attached_to:
+            await self._conn.execute(
+                sa.insert(attachments),
+                [
+                    {
+                        "asset_id": asset.id,
+                        "resource": r,
+                        "created_at": asset.created_at,
+                        "seq": seq,
+                    }
+                    for seq, r in enumerate(dict.fromkeys(asset.attached_to), start=1)
+                ],
+            )
+
+    async def get(self, asset_id: UUID, *, for_update: bool = False) -> Asset:
+        """The asset with its versions (by name) and attachments (oldest first).
+
+        `for_update` locks the asset row until the transaction ends (PostgreSQL). SQLite
+        ignores it: its write transactions already run one at a time (BEGIN IMMEDIATE).
+        Raises AssetNotFound.
+        """
+        stmt = sa.select(assets).where(assets.c.id == asset_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).first()
+        if row is None:
+            raise AssetNotFound(f"no asset with id {asset_id}")
+        return (await self._hydrate([row]))[0]
+
+    async def list(self, where: AssetFilter, *, limit: int, cursor: str | None) -> Page:
+        """Up to `limit` assets of the pool that pass every criterion of `where`, newest
+        first by (created_at, id), starting after `cursor`. Raises Invalid (field cursor)
+        for a cursor this repository did not make, or (field limit) for a limit below 1.
+        """
+        if limit < 1:
+            raise Invalid(f"limit must be at least 1, not {limit}", field="limit")
+        stmt = sa.select(assets).where(assets.c.pool == where.pool)
+        if where.type is not None:
+            stmt = stmt.where(assets.c.type == where.type.value)
+        if where.gallery is not None:
+            stmt = stmt.where(assets.c.gallery == where.gallery)
+        if where.attached_to is not None:
+            stmt = stmt.where(
+                sa.exists().where(
+                    attachments.c.asset_id == assets.c.id,
+                    attachments.c.resource == where.attached_to,
+                )
+            )
+        if where.attached is not None:
+            any_attachment = sa.exists().where(attachments.c.asset_id == assets.c.id)
+            stmt = stmt.where(any_attachment if where.attached else sa.not_(any_attachment))
+        if not where.include_hidden:
+            stmt = stmt.where(sa.not_(assets.c.hidden))
+        if cursor is not None:
+            created_at, asset_id = decode_cursor(cursor)
+            stmt = stmt.where(sa.tuple_(assets.c.created_at, assets.c.id) < (created_at, asset_id))
+        # One row more than asked tells whether another page exists.
+        stmt = stmt.order_by(assets.c.created_at.desc(), assets.c.id.desc()).limit(limit + 1)
+        rows = (await self._conn.execute(stmt)).all()
+        items = await self._hydrate(rows[:limit])
+        last = items[-1] if len(rows) > limit else None
+        return Page(
+            items=tuple(items),
+            next_cursor=None if last is None else encode_cursor(last.created_at, last.id),
+        )
+
+    async def in_galleries(self, gallery_ids: Sequence[str]) -> builtins.list[Asset]:
+        """Every image (hidden ones too) of the given galleries, oldest first by
+        (created_at, id)."""
+        if not gallery_ids:
+            return []
+        stmt = (
+            sa.select(assets)
+            .where(assets.c.gallery.in_(gallery_ids), assets.c.type == AssetType.IMAGE.value)
+            .order_by(assets.c.created_at, assets.c.id)
+        )
+        return await self._hydrate((await self._conn.execute(stmt)).all())
+
+    async def update(self, asset: Asset) -> None:
+        """Write every field of `asset` except versions and attachments.
+        Raises AssetNotFound."""
+        values = to_row(asset)
+        del values["id"]
+        result = await self._conn.execute(
+            sa.update(assets).where(assets.c.id == asset.id).values(**values)
+        )
+        if result.rowcount == 0:
+            raise AssetNotFound(f"no asset with id {asset.id}")
+
+    async def delete(self, asset_id: UUID) -> None:
+        """Remove the asset, its versions and attachments. Deleting an absent asset is
+        not an error."""
+        # Versions and attachments go by ON DELETE CASCADE (SQLite: foreign_keys=ON).
+        await self._conn.execute(sa.delete(assets).where(assets.c.id == asset_id))
+
+    async def count_in_pool(self, pool: str) -> int:
+        stmt = sa.select(sa.func.count()).select_from(assets).where(assets.c.pool == pool)
+        return int((await self._conn.execute(stmt)).scalar_one())
+
+    async def set_versions(
+        self, asset_id: UUID, versions: Sequence[Version]
+    ) -> builtins.list[Version]:
+        """Replace every version row of the asset with `versions`; return the rows that
+        were there, by name."""
+        if any(v.asset_id != asset_id for v in versions):
+            raise ValueError(f"every version must belong to asset {asset_id}")
+        old = await self._conn.execute(
+            sa.delete(versions_table)
+            .where(versions_table.c.asset_id == asset_id)
+            .returning(*versions_table.c)
+        )
+        replaced = sorted((version_from_row(row) for row in old), key=lambda v: v.name)
+        if versions:
+            await self._conn.execute(
+                sa.insert(versions_table), [version_to_row(v) for v in versions]
+            )
+        return replaced
+
+    async def delete_version(self, asset_id: UUID, name: str) -> Version:
+        """Remove one version row and return it. Raises VersionNotFound."""
+        row = (
+            await self._conn.execute(
+                sa.delete(versions_table)
+                .where(versions_table.c.asset_id == asset_id, versions_table.c.name == name)
+                .returning(*versions_table.c)
+            )
+        ).first()
+        if row is None:
+            raise VersionNotFound(f"asset {asset_id} has no version {name!r}")
+        return version_from_row(row)
+
+    async def finish_version(
+        self,
+        version_id: UUID,
+        *,
+        status: VersionStatus,
+        blob_key: str | None = None,
+        facts: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Move a *pending* version to ready or failed, recording `blob_key`, `error` and
+        the `facts` (any of width, height, mime_type, size, sha256). False if it is no
+        longer pending (replaced, deleted, or finished by another worker)."""
+        if status is VersionStatus.PENDING:
+            raise ValueError("finish_version moves a version to ready or failed, not pending")
+        facts = facts or {}
+        if unknown := set(facts) - VERSION_FACTS:
+            raise ValueError(f"unknown version facts {sorted(unknown)}")
+        # The status condition makes this a compare-and-set: of two workers finishing the
+        # same version, or a worker racing a replacement, exactly one write wins.
+        result = await self._conn.execute(
+            sa.update(versions_table)
+            .where(
+                versions_table.c.id == version_id,
+                versions_table.c.status == VersionStatus.PENDING.value,
+            )
+            .values(status=status.value, blob_key=blob_key, error=error, **facts)
+        )
+        return result.rowcount == 1
+
+    async def attach(self, asset_id: UUID, resource: str, at: datetime) -> None:
+        """Add a back-reference dated `at`. Attaching twice keeps the first.
+        Raises AssetNotFound."""
+        next_seq = (
+            sa.select(sa.func.coalesce(sa.func.max(attachments.c.seq), 0) + 1)
+            .where(attachments.c.asset_id == asset_id)
+            .scalar_subquery()
+        )
+        dialect_insert = (
+            postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
+        )
+        stmt = (
+            dialect_insert(attachments)
+            .values(asset_id=asset_id, resource=resource, created_at=at, seq=next_seq)
+            .on_conflict_do_nothing(index_elements=["asset_id", "resource"])
+        )
+        try:
+            await self._conn.execute(stmt)
+        except sa.exc.IntegrityError as exc:
+            # The only constraint left once duplicates are ignored is the asset's key.
+            raise AssetNotFound(f"no asset with id {asset_id}") from exc
+
+    async def detach(self, asset_id: UUID, resource: str) -> bool:
+        """Remove a back-reference; False if it was not there."""
+        result = await self._conn.execute(
+            sa.delete(attachments).where(
+                attachments.c.asset_id == asset_id, attachments.c.resource == resource
+            )
+        )
+        return result.rowcount > 0
+
+    async def blob_keys(self) -> AsyncIterator[str]:
+        """Every blob key a row points at: originals, then versions. Iterate it before
+        the transaction ends."""
+        for stmt in (
+            sa.select(assets.c.blob_key),
+            sa.select(versions_table.c.blob_key).where(versions_table.c.blob_key.is_not(None)),
+        ):
+            result = await self._conn.stream(stmt)
+            async for key in result.scalars():
+                yield key
+
+    async def _hydrate(self, rows: Sequence[sa.Row[Any]]) -> builtins.list[Asset]:
+        """Assets for `rows`, in their order, each with its versions and attachments:
+        one query for all the versions and one for all the attachments."""
+        ids = [row.id for row in rows]
+        if not ids:
+            return []
+        by_asset: dict[UUID, builtins.list[Version]] = defaultdict(builtins.list)
+        for row in await self._conn.execute(
+            sa.select(versions_table).where(versions_table.c.asset_id.in_(ids))
+        ):
+            by_asset[row.asset_id].append(version_from_row(row))
+        attached: dict[UUID, builtins.list[str]] = defaultdict(builtins.list)
+        for asset_id, resource in await self._conn.execute(
+            sa.select(attachments.c.asset_id, attachments.c.resource)
+            .where(attachments.c.asset_id.in_(ids))
+            .order_by(attachments.c.created_at, attachments.c.seq)
+        ):
+            attached[asset_id].append(resource)
+        return [
+            # Sorted here, not in SQL: PostgreSQL's collation could order names
+            # differently from SQLite's bytewise comparison.
+            from_row(row, sorted(by_asset[row.id], key=lambda v: v.name), attached[row.id])
+            for row in rows
+        ]

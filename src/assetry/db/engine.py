@@ -1,0 +1,214 @@
+"""The SQL Database: engines from a URL, SQLite tuning, and the unit-of-work context manager."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from assetry.db.assets import SqlAssetRepository
+from assetry.db.converters import SqlConverterRepository
+from assetry.db.jobs import SqlJobQueue, SqlJobStore
+from assetry.db.pools import SqlPoolRepository
+from assetry.domain.ports import (
+    AssetRepository,
+    ConverterRepository,
+    JobQueue,
+    JobStore,
+    PoolRepository,
+    Transaction,
+)
+from assetry.errors import BackendUnavailable, ConfigError
+
+#: Milliseconds a SQLite writer waits for the write lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+#: Seconds to wait for a PostgreSQL server to accept a connection.
+POSTGRES_CONNECT_TIMEOUT_S = 5
+
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+_SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+_BACKENDS = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "sqlite+aiosqlite": "sqlite",
+    "postgres": "postgresql",
+    "postgresql": "postgresql",
+    "postgresql+psycopg": "postgresql",
+}
+
+# Errors that mean "the database did not answer" (refused, timed out, locked too long,
+# connection dropped). Everything else from SQLAlchemy is a bug and stays one.
+_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+# Execution option read by the SQLite "begin" hook: False starts a deferred (read) transaction.
+_WRITE_OPTION = "assetry_write"
+
+
+def _parse(url: str) -> tuple[URL, str]:
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(f"invalid database URL {url!r}: {exc}") from exc
+    backend = _BACKENDS.get(parsed.drivername)
+    if backend is None:
+        raise ConfigError(
+            f"unsupported database URL scheme {parsed.drivername!r}; "
+            "expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
+        )
+    return parsed, backend
+
+
+def async_url(url: str) -> str:
+    """The URL with its asyncio driver: sqlite -> sqlite+aiosqlite, postgresql ->
+    postgresql+psycopg. Raises ConfigError for any other scheme."""
+    parsed, backend = _parse(url)
+    return parsed.set(drivername=_ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
+
+
+def sync_url(url: str) -> str:
+    """The URL with its blocking driver (stdlib sqlite3, psycopg), for migrations.
+    Raises ConfigError for an unsupported scheme."""
+    parsed, backend = _parse(url)
+    return parsed.set(drivername=_SYNC_DRIVERS[backend]).render_as_string(hide_password=False)
+
+
+def configure_sqlite(engine: Engine, *, foreign_keys: bool = True) -> None:
+    """Tune every connection `engine` opens to SQLite and let it control BEGIN itself.
+
+    WAL lets readers run beside the one writer; busy_timeout makes a writer wait for the
+    lock instead of failing at once. Write transactions start with BEGIN IMMEDIATE: a
+    deferred transaction that reads and then writes cannot wait for the lock (SQLite
+    reports "database is locked" at the upgrade), an immediate one queues at BEGIN.
+    This follows SQLAlchemy's "Serializable isolation / Savepoints / Transactional DDL"
+    recipe: sqlite3 stops emitting BEGIN itself, which also makes DDL transactional.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # autocommit at driver level; we emit BEGIN
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first: switching to WAL takes a lock another connection may hold.
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE_OPTION, True)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An asyncio engine for `url` (sqlite:// or postgresql://), tuned for its back-end.
+    Connects lazily. Raises ConfigError for an unsupported URL."""
+    _, backend = _parse(url)
+    if backend == "sqlite":
+        engine = create_async_engine(async_url(url))
+        configure_sqlite(engine.sync_engine)
+        return engine
+    return create_async_engine(
+        async_url(url),
+        pool_pre_ping=True,  # a restarted server must not fail the next request
+        connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+    )
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlTransaction:
+    """One unit of work: every repository shares the same connection and transaction."""
+
+    assets: AssetRepository
+    pools: PoolRepository
+    converters: ConverterRepository
+    jobs: JobQueue
+
+    def __init__(self, conn: AsyncConnection, clock: Callable[[], datetime]) -> None:
+        self.assets = SqlAssetRepository(conn)
+        self.pools = SqlPoolRepository(conn, clock)
+        self.converters = SqlConverterRepository(conn, clock)
+        self.jobs = SqlJobQueue(conn, clock)
+
+
+class SqlDatabase:
+    """The metadata database (SQLite or PostgreSQL) behind the Database port.
+
+    Open with `SqlDatabase.open(url)` and close with `aclose()` (or use it as an async
+    context manager). The schema must already be migrated (`assetry.db.migrate.upgrade`).
+    """
+
+    jobs: JobStore
+
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        self._engine = engine
+        self._clock = clock
+        self.jobs = SqlJobStore(self._begin, clock)
+
+    @classmethod
+    def open(cls, url: str, *, clock: Callable[[], datetime] = _utc_now) -> SqlDatabase:
+        """A database for `url`; connects lazily, so an unreachable server surfaces as
+        BackendUnavailable on first use. `clock` gives the current UTC time (tests pass a
+        fake one). Raises ConfigError for an unsupported URL."""
+        return cls(create_engine(url), clock=clock)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    async def aclose(self) -> None:
+        """Close every pooled connection. Safe to call twice."""
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = True) -> AsyncIterator[Transaction]:
+        """One unit of work: commits when the block ends, rolls back when it raises.
+
+        On SQLite a writing unit holds the write lock from the start (BEGIN IMMEDIATE), so
+        concurrent writers run one after the other instead of failing; `write=False` units
+        (reads) run beside them. Raises BackendUnavailable when the database cannot be
+        reached or stays locked.
+        """
+        async with self._begin(write=write) as conn:
+            yield SqlTransaction(conn, self._clock)
+
+    async def ping(self) -> None:
+        """Raise BackendUnavailable unless the database answers."""
+        async with self._begin(write=False) as conn:
+            await conn.execute(sa.select(1))
+
+    @asynccontextmanager
+    async def _begin(self, *, write: bool = True) -> AsyncIterator[AsyncConnection]:
+        # The one place database errors are translated: also the ones raised by the
+        # repositories inside the block, and by the commit.
+        try:
+            async with self._engine.connect() as conn:
+                if not write:
+                    await conn.execution_options(**{_WRITE_OPTION: False})
+                async with conn.begin():
+                    yield conn
+        except _UNAVAILABLE as exc:
+            detail = getattr(exc, "orig", None) or exc
+            raise BackendUnavailable(f"the database is unavailable: {detail}") from exc
