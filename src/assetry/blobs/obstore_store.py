@@ -1,0 +1,276 @@
+"""BlobStore over obstore: one class for a local directory, memory and S3."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import obstore
+from obstore.exceptions import BaseError
+from obstore.store import LocalStore
+
+from assetry.errors import BackendUnavailable, BlobNotFound
+
+if TYPE_CHECKING:
+    from obstore import GetOptions, GetResult
+    from obstore.store import ObjectStore
+
+KiB = 1024
+MiB = 1024 * KiB
+
+#: obstore coalesces what it reads into chunks of at least this many bytes
+_READ_CHUNK = 256 * KiB
+#: no chunk handed to a caller is larger (MemoryStore returns a blob as one piece)
+_MAX_CHUNK = 1 * MiB
+#: multipart part size; S3 needs at least 5 MiB per part but the last
+_PART_SIZE = 8 * MiB
+#: parts in flight per upload; with _PART_SIZE this bounds one upload's part buffers
+_PARTS_IN_FLIGHT = 4
+#: a prefix under which nothing is ever stored; listing it is the cheapest real request
+_PING_PREFIX = "assetry-ping-probe"
+
+
+def check_key(key: str) -> str:
+    """Return `key` if it is a relative, normalised, '/'-separated path; else ValueError.
+
+    Keys are server-made, so this never fires on a correct caller; it is defence in
+    depth for `local_path`, which turns a key into a filesystem path.
+    """
+    if not key or key.startswith("/") or "\x00" in key:
+        raise ValueError(f"invalid blob key {key!r}")
+    if any(segment in ("", ".", "..") for segment in key.split("/")):
+        raise ValueError(f"invalid blob key {key!r}: empty, '.' or '..' segment")
+    return key
+
+
+def _check_prefix(prefix: str) -> str:
+    """A key prefix may be empty or end in '/' but otherwise follows the key rules."""
+    if prefix:
+        check_key(prefix.removesuffix("/"))
+    return prefix
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """Turn obstore's errors into domain errors; the cause stays chained for the logs.
+
+    obstore reports a missing object as the builtin FileNotFoundError (its NotFoundError
+    is deprecated); everything else it raises derives from obstore.exceptions.BaseError,
+    or is an OSError from the local filesystem.
+    """
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise BlobNotFound() from exc
+    except (BaseError, OSError) as exc:
+        raise BackendUnavailable(f"the blob store failed to {action}") from exc
+
+
+class ObstoreBlobStore:
+    """A BlobStore over any obstore store (LocalStore, MemoryStore, S3Store).
+
+    Every method translates obstore's errors once, here: a missing object becomes
+    BlobNotFound, anything else BackendUnavailable (raised `from` the original).
+    Keys that are not relative normalised paths raise ValueError.
+    """
+
+    def __init__(self, store: ObjectStore, *, ping_timeout: float = 5.0) -> None:
+        self._store = store
+        self._ping_timeout = ping_timeout
+
+    def __repr__(self) -> str:
+        # The obstore repr names the bucket or directory, never credentials.
+        return f"ObstoreBlobStore({self._store!r})"
+
+    @property
+    def store(self) -> ObjectStore:
+        """The obstore store underneath (for tests and tooling)."""
+        return self._store
+
+    async def put_file(self, key: str, path: Path) -> None:
+        """Store the file's bytes under `key`, replacing any; atomic for readers.
+
+        The file is streamed in 8 MiB parts, at most 4 in flight, never read whole:
+        memory stays bounded whatever the file's size. The file is left in place. A
+        missing source file raises FileNotFoundError; store failures raise
+        BackendUnavailable. On S3 a failed or cancelled upload may leave an incomplete
+        multipart upload behind: configure a bucket lifecycle rule to abort those.
+        """
+        check_key(key)
+        try:
+            await obstore.put_async(
+                self._store,
+                key,
+                path,
+                chunk_size=_PART_SIZE,
+                max_concurrency=_PARTS_IN_FLIGHT,
+            )
+        except FileNotFoundError as exc:
+            # Either the source file is missing (a caller bug: let FileNotFoundError
+            # through) or the store's directory or bucket is (an outage).
+            if not await anyio.Path(path).is_file():
+                raise
+            raise BackendUnavailable("the blob store failed to store a file") from exc
+        except (BaseError, OSError) as exc:
+            raise BackendUnavailable("the blob store failed to store a file") from exc
+
+    async def put_bytes(self, key: str, data: bytes) -> None:
+        """Store `data` under `key`, replacing any; atomic for readers.
+
+        Raises BackendUnavailable.
+        """
+        check_key(key)
+        try:
+            await obstore.put_async(self._store, key, data)
+        except (BaseError, OSError) as exc:
+            # A FileNotFoundError here means the store's root or bucket is gone.
+            raise BackendUnavailable("the blob store failed to store bytes") from exc
+
+    async def read(self, key: str) -> bytes:
+        """All the bytes under `key`. Raises BlobNotFound, BackendUnavailable."""
+        check_key(key)
+        with _translated("read a blob"):
+            result = await obstore.get_async(self._store, key)
+            return bytes(await result.bytes_async())
+
+    async def stream(
+        self, key: str, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """The bytes [start, end) under `key`, in chunks of at most 1 MiB.
+
+        This is an async generator: nothing happens until the first iteration, so
+        BlobNotFound and BackendUnavailable surface from the first `anext()`, which a
+        caller should await before it commits to a response status. The range is
+        clipped to the blob like a slice: `end` past the end stops at the end, `start`
+        at or past the end yields nothing. A negative `start` or `end < start` raises
+        ValueError (also on first iteration).
+        """
+        check_key(key)
+        if start < 0 or (end is not None and end < start):
+            raise ValueError(f"invalid byte range [{start}, {end})")
+        if end == start:
+            # An empty range still has to say whether the blob exists.
+            if not await self.exists(key):
+                raise BlobNotFound()
+            return
+        result = await self._get_range(key, start, end)
+        if result is None:
+            return
+        chunks = result.stream(min_chunk_size=_READ_CHUNK)
+        while True:
+            # Translate around the fetch only, never around the yield: errors thrown
+            # into this generator by its consumer are not the store's.
+            with _translated("read a blob"):
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    return
+            if len(chunk) <= _MAX_CHUNK:
+                if chunk:
+                    yield chunk
+                continue
+            view = memoryview(chunk)
+            for offset in range(0, len(view), _MAX_CHUNK):
+                yield bytes(view[offset : offset + _MAX_CHUNK])
+
+    async def _get_range(self, key: str, start: int, end: int | None) -> GetResult | None:
+        """Start a ranged GET; None when `start` lies at or past the end of the blob."""
+        options: GetOptions = {}
+        if end is not None:
+            options["range"] = (start, end)
+        elif start > 0:
+            options["range"] = {"offset": start}
+        try:
+            return await obstore.get_async(self._store, key, options=options)
+        except FileNotFoundError as exc:
+            raise BlobNotFound() from exc
+        except (BaseError, OSError) as exc:
+            if "range" not in options:
+                raise BackendUnavailable("the blob store failed to read a blob") from exc
+            # Every store answers a range starting at or past the end (of an empty blob,
+            # too) with a generic error (S3: 416); a HEAD tells that from a real failure.
+            with _translated("read a blob"):
+                size = (await obstore.head_async(self._store, key))["size"]
+            if size <= start:
+                return None
+            raise BackendUnavailable("the blob store failed to read a blob") from exc
+
+    async def delete(self, key: str) -> None:
+        """Remove `key`. Deleting an absent key is not an error. Raises BackendUnavailable."""
+        check_key(key)
+        try:
+            await obstore.delete_async(self._store, key)
+        except FileNotFoundError:
+            # LocalStore reports a missing file; S3 and MemoryStore succeed silently.
+            return
+        except (BaseError, OSError) as exc:
+            raise BackendUnavailable("the blob store failed to delete a blob") from exc
+
+    async def exists(self, key: str) -> bool:
+        """Whether a blob is stored under `key`. Raises BackendUnavailable."""
+        check_key(key)
+        try:
+            await obstore.head_async(self._store, key)
+        except FileNotFoundError:
+            return False
+        except (BaseError, OSError) as exc:
+            raise BackendUnavailable("the blob store failed to look up a blob") from exc
+        return True
+
+    async def keys(self, prefix: str = "") -> AsyncIterator[str]:
+        """Every stored key that starts with `prefix` (as a string, not by path segment).
+
+        Order is unspecified. Raises BackendUnavailable (on first iteration).
+        """
+        _check_prefix(prefix)
+        # obstore matches prefixes by whole path segments ("a/b" does not find "a/bc"),
+        # so list the enclosing directory and filter by string prefix.
+        directory = prefix.rpartition("/")[0]
+        listing = obstore.list(self._store, prefix=directory or None, chunk_size=500)
+        while True:
+            with _translated("list blobs"):
+                try:
+                    batch = await anext(listing)
+                except StopAsyncIteration:
+                    return
+            for meta in batch:
+                if meta["path"].startswith(prefix):
+                    yield meta["path"]
+
+    async def ping(self) -> None:
+        """Raise BackendUnavailable unless the store answers within the ping timeout.
+
+        Lists a prefix where nothing is stored: one cheap request, and on S3 it fails
+        for a missing bucket or bad credentials, which a HEAD of a probe key would not.
+        """
+        root = self._local_root()
+        try:
+            with anyio.fail_after(self._ping_timeout):
+                if root is not None and not await anyio.Path(root).is_dir():
+                    raise BackendUnavailable(f"the blob directory {root} is missing")
+                with _translated("answer a ping"):
+                    await obstore.list_with_delimiter_async(self._store, prefix=_PING_PREFIX)
+        except TimeoutError as exc:
+            raise BackendUnavailable(
+                f"the blob store did not answer within {self._ping_timeout} s"
+            ) from exc
+
+    def local_path(self, key: str) -> Path | None:
+        """The file holding `key` when the store is a local directory, else None.
+
+        It lets the web edge hand the file to the server's sendfile instead of pumping
+        bytes through Python. The file may not exist (nothing is checked). Raises
+        ValueError for a key that is not a relative normalised path, so a key can never
+        name a file outside the store's directory.
+        """
+        check_key(key)
+        root = self._local_root()
+        return None if root is None else root.joinpath(*key.split("/"))
+
+    def _local_root(self) -> Path | None:
+        if isinstance(self._store, LocalStore) and self._store.prefix is not None:
+            return Path(self._store.prefix)
+        return None
