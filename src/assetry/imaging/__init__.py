@@ -1,0 +1,1 @@
+"""The image processor adapter: libvips (and pillow-heif for HEIC) behind ImageProcessor."""

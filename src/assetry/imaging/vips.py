@@ -1,0 +1,200 @@
+"""VipsProcessor: the ImageProcessor port on libvips, locked down to the formats we accept."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyvips
+
+from assetry.domain.geometry import Size
+from assetry.domain.media import FORMAT_MIME
+from assetry.domain.ports import ImageInfo, Rendered, RenderRequest
+from assetry.errors import RenderFailed, TooManyPixels, UndecodableImage
+from assetry.imaging import heif
+from assetry.imaging.pipeline import ALPHA_FORMATS, carry_out, encode, to_srgb_uchar
+from assetry.imaging.sniff import sniff
+
+#: the only loader families left unblocked (each base class covers file/buffer/source)
+ALLOWED_LOADERS = (
+    "VipsForeignLoadJpeg",
+    "VipsForeignLoadPng",
+    "VipsForeignLoadNsgif",
+    "VipsForeignLoadWebp",
+    "VipsForeignLoadTiff",
+    "VipsForeignLoadHeif",
+)
+#: libvips loader nickname (as in the `vips-loader` field) -> the type it decodes
+_LOADER_MIME = {
+    "jpegload": "image/jpeg", "pngload": "image/png", "gifload": "image/gif",
+    "webpload": "image/webp", "tiffload": "image/tiff", "heifload": "image/avif",
+}
+_ANIMATED = frozenset({"image/gif", "image/webp"})
+
+
+def harden() -> None:
+    """Block every libvips loader but ours, and keep libvips' operation cache out of the
+    way. Idempotent; libvips settings are per process, so this runs at import."""
+    pyvips.block_untrusted_set(True)
+    # SVG, PDF, matrix, CSV, raw, vips and the like never get to parse uploads.
+    pyvips.operation_block_set("VipsForeignLoad", True)
+    for name in ALLOWED_LOADERS:
+        pyvips.operation_block_set(name, False)
+    # Every render decodes fresh bytes, so cached operations are never reused; they
+    # would only hold decoded pixels in memory.
+    pyvips.cache_set_max(0)
+
+
+harden()
+
+
+class VipsProcessor:
+    """The ImageProcessor port. Stateless; safe to share between threads."""
+
+    def __init__(self) -> None:
+        harden()
+
+    def sniff(self, path: Path) -> str:
+        """The MIME type of the file's bytes (see `assetry.imaging.sniff.sniff`)."""
+        return sniff(path)
+
+    def inspect(self, path: Path, mime_type: str, *, max_pixels: int) -> ImageInfo:
+        """Header, pixel cap (all frames), then a full decode. Raises TooManyPixels before
+        decoding anything, UndecodableImage when the bytes do not decode as `mime_type`."""
+        if mime_type in heif.HEIF_TYPES:
+            return _inspect_heif(path, mime_type, max_pixels)
+        try:
+            image = _open(path)
+            _check_loader(image, mime_type)
+            width, height = int(image.width), int(image.height)
+            frames = _frames(image)
+            _check_pixels(width, height, frames, max_pixels)
+            if frames > 1 and mime_type in _ANIMATED:
+                image = _open(path, n=-1)
+            # A TIFF's other pages may differ in size (previews, masks); only the first is
+            # ever rendered, so only it is checked.
+            image.avg()  # decodes every pixel; truncation or corruption raises here
+        except pyvips.Error as exc:
+            raise UndecodableImage(f"not a decodable {mime_type}: {_reason(exc)}") from exc
+        if _orientation(image) >= 5:
+            width, height = height, width
+        return ImageInfo(mime_type=mime_type, width=width, height=height, frames=frames)
+
+    def render(
+        self, data: bytes, mime_type: str, requests: Sequence[RenderRequest], scale: float
+    ) -> list[Rendered]:
+        """Decode `data` once at `scale` (shrink-on-load) and make every requested version.
+
+        Animated images give their first frame. Raises UndecodableImage or RenderFailed;
+        never returns partial results.
+        """
+        if not requests:
+            return []
+        image, source = _decode(data, mime_type, scale)
+        return [_render_one(image, source, request) for request in requests]
+
+
+def _open(path: Path, **options: Any) -> pyvips.Image:
+    # From a Source, not new_from_file: libvips would read a trailing "[...]" in the file
+    # name as load options.
+    return pyvips.Image.new_from_source(
+        pyvips.Source.new_from_file(str(path)), "", access="sequential", fail_on="error",
+        **options,
+    )
+
+
+def _inspect_heif(path: Path, mime_type: str, max_pixels: int) -> ImageInfo:
+    container = heif.open_heif(path)
+    width, height, frames = heif.dimensions(container)
+    _check_pixels(width, height, frames, max_pixels)
+    try:
+        # Only the primary image is ever rendered, so only it is decoded here.
+        heif.to_vips(container).avg()
+    except pyvips.Error as exc:
+        raise UndecodableImage(f"not a decodable {mime_type}: {_reason(exc)}") from exc
+    return ImageInfo(mime_type=mime_type, width=width, height=height, frames=frames)
+
+
+def _decode(data: bytes, mime_type: str, scale: float) -> tuple[pyvips.Image, Size]:
+    """The upright image, 8-bit sRGB, in memory, at about `scale`; and the upright size of
+    the original. thumbnail_* is used even at full size: it auto-rotates, and imports CMYK
+    and embedded ICC profiles into sRGB, on one path for every scale."""
+    try:
+        if mime_type in heif.HEIF_TYPES:
+            base = heif.to_vips(heif.open_heif(data))
+            source = Size(int(base.width), int(base.height))
+            width, height = _target(source, scale)
+            image = base.thumbnail_image(width, height=height, size="down", **_profile(base))
+        else:
+            header = pyvips.Image.new_from_buffer(data, "", access="sequential")
+            source = Size(int(header.width), int(header.height))
+            if _orientation(header) >= 5:
+                source = Size(source.height, source.width)
+            width, height = _target(source, scale)
+            # Loads the first page only: animations render their first frame.
+            image = pyvips.Image.thumbnail_buffer(
+                data, width, height=height, size="down", fail_on="error", **_profile(header)
+            )
+        return to_srgb_uchar(image).copy_memory(), source
+    except pyvips.Error as exc:
+        raise UndecodableImage(f"not a decodable {mime_type}: {_reason(exc)}") from exc
+
+
+def _render_one(image: pyvips.Image, source: Size, request: RenderRequest) -> Rendered:
+    mime = FORMAT_MIME.get(request.format)
+    if mime is None:
+        raise RenderFailed(f"unknown output format {request.format!r}")
+    try:
+        out = carry_out(image, request.plan, source, alpha=request.format in ALPHA_FORMATS)
+        data = encode(out, request.format, request.quality)
+    except pyvips.Error as exc:
+        raise RenderFailed(f"version {request.version_id}: {_reason(exc)}") from exc
+    return Rendered(request.version_id, data, mime, int(out.width), int(out.height))
+
+
+def _target(source: Size, scale: float) -> tuple[int, int]:
+    if scale >= 1:
+        return source.width, source.height
+    # the epsilon keeps 4000 * 0.3 = 1200.0000000000002 from becoming 1201
+    return (max(1, math.ceil(source.width * scale - 1e-9)),
+            max(1, math.ceil(source.height * scale - 1e-9)))
+
+
+def _profile(image: pyvips.Image) -> dict[str, str]:
+    # thumbnail converts CMYK to sRGB on its own, but leaves other profiles (Display P3,
+    # Adobe RGB) attached to unconverted pixels; the profile is stripped on save, so
+    # convert those pixels too.
+    return {"export_profile": "srgb"} if image.get_typeof("icc-profile-data") else {}
+
+
+def _frames(image: pyvips.Image) -> int:
+    return int(image.get("n-pages")) if image.get_typeof("n-pages") else 1
+
+
+def _orientation(image: pyvips.Image) -> int:
+    return int(image.get("orientation")) if image.get_typeof("orientation") else 1
+
+
+def _check_loader(image: pyvips.Image, mime_type: str) -> None:
+    loader = str(image.get("vips-loader")).removesuffix("_buffer").removesuffix("_source")
+    actual = _LOADER_MIME.get(loader)
+    if actual == "image/avif" and image.get("heif-compression") != "av1":
+        actual = "image/heic"  # HEVC, which this libvips cannot decode
+    if actual != mime_type:
+        raise UndecodableImage(f"the bytes are {actual or 'not an image we read'}, "
+                               f"not {mime_type}")
+
+
+def _check_pixels(width: int, height: int, frames: int, max_pixels: int) -> None:
+    total = width * height * frames
+    if total > max_pixels:
+        shape = f"{width}x{height}" + (f"x{frames} frames" if frames > 1 else "")
+        raise TooManyPixels(f"{shape} is {total:,} pixels; the limit is {max_pixels:,}")
+
+
+def _reason(exc: pyvips.Error) -> str:
+    # pyvips puts libvips' own explanation in `detail`; its last line is the most specific.
+    lines = [line.strip() for line in str(exc.detail or exc.message).splitlines()]
+    return next((line for line in reversed(lines) if line), "libvips error")
