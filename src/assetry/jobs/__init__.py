@@ -1,0 +1,1 @@
+"""Background jobs: the embedded worker loop and the task bodies it runs."""

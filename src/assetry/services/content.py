@@ -1,0 +1,42 @@
+"""Content: the facts a byte response needs, and the stream of the bytes themselves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from assetry.domain.model import AssetType
+from assetry.domain.ports import BlobStore
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """One stored blob as it is delivered: original or version."""
+
+    key: str
+    size: int
+    sha256: str
+    mime_type: str
+    filename: str
+    asset_type: AssetType
+    modified_at: datetime
+    public: bool  #: the pool is readable by anyone, so shared caches may keep it
+
+
+class ContentReader:
+    """Streams stored bytes; knows nothing of who may read them (the services decide)."""
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self._blobs = blobs
+
+    def stream(self, content: Content, start: int = 0, end: int | None = None
+               ) -> AsyncIterator[bytes]:
+        """The bytes [start, end). Raises BlobNotFound on first iteration if missing."""
+        return self._blobs.stream(content.key, start, end)
+
+    def local_path(self, content: Content) -> Path | None:
+        """A local file holding the bytes, when the store is a local directory."""
+        local = getattr(self._blobs, "local_path", None)
+        return local(content.key) if local is not None else None

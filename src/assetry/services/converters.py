@@ -1,0 +1,39 @@
+"""Converters: stored recipes of versions, validated before they are stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assetry.domain.converter import Converter, parse_converter
+from assetry.domain.ports import Database
+from assetry.errors import Conflict
+
+
+class ConverterService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def list(self) -> list[Converter]:
+        async with self._db.transaction(write=False) as tx:
+            return await tx.converters.list()
+
+    async def get(self, name: str) -> Converter:
+        """Raises ConverterNotFound."""
+        async with self._db.transaction(write=False) as tx:
+            return await tx.converters.get(name)
+
+    async def put(self, name: str, body: Any) -> tuple[Converter, bool]:
+        """Validate and store; True when created. Raises InvalidConverter (nothing stored)."""
+        converter = parse_converter(name, body)
+        async with self._db.transaction() as tx:
+            created = await tx.converters.put(converter)
+        return converter, created
+
+    async def delete(self, name: str) -> None:
+        """Raises ConverterNotFound, or Conflict while a pool uses it by default."""
+        async with self._db.transaction() as tx:
+            await tx.converters.get(name)
+            pools = await tx.converters.in_use(name)
+            if pools:
+                raise Conflict(f"converter {name!r} is the default of pool(s) {', '.join(pools)}")
+            await tx.converters.delete(name)

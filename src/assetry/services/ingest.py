@@ -1,0 +1,294 @@
+"""Ingest: staged bytes -> sniffed, checked, stored original -> asset rows + render job.
+
+One path for every entry point (upload, replace, URL import): the same sniffing, type
+rules, decode check and pixel cap apply whatever brought the bytes in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from assetry.domain.converter import Converter
+from assetry.domain.media import IMAGE_TYPES, same_kind, sanitize_filename
+from assetry.domain.model import Actor, Asset, AssetType, Pool, Version, VersionStatus
+from assetry.domain.ports import BlobStore, Database, ImageInfo, ImageProcessor, Spool, StagedFile
+from assetry.errors import (
+    ConverterNotFound,
+    Invalid,
+    InvalidConverter,
+    TooLarge,
+    TypeMismatch,
+    UnsupportedType,
+)
+from assetry.services import keys
+from assetry.services.cpu import CpuPool
+from assetry.services.disposal import dispose
+from assetry.services.metrics import Metrics
+
+GALLERY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+MAX_METADATA_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What a client sent with the bytes (multipart fields or import JSON), unvalidated."""
+
+    filename: str | None = None
+    type: str | None = None
+    gallery: str | None = None
+    converter: str | None = None
+    metadata: Any = None  #: a dict, or a JSON string of one
+    mime_type: str | None = None
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> UUID:
+    """Ids come from a cryptographic random source (uuid4 uses os.urandom)."""
+    return uuid.uuid4()
+
+
+def parse_metadata(raw: Any) -> dict[str, Any]:
+    """User metadata: a JSON object (or its text), at most 64 KiB encoded. Raises Invalid."""
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise Invalid("must be a JSON object", field="metadata") from None
+    if not isinstance(raw, dict):
+        raise Invalid("must be a JSON object", field="metadata")
+    if len(json.dumps(raw)) > MAX_METADATA_BYTES:
+        raise Invalid(f"must encode to at most {MAX_METADATA_BYTES} bytes", field="metadata")
+    return raw
+
+
+def parse_gallery(raw: str | None) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if not GALLERY_RE.match(raw):
+        raise Invalid("gallery ids are 1-128 of A-Z a-z 0-9 . _ : -", field="gallery")
+    return raw
+
+
+def pending_versions(asset_id: UUID, converter: Converter, at: datetime) -> list[Version]:
+    return [
+        Version(id=new_id(), asset_id=asset_id, name=spec.name, spec=spec,
+                status=VersionStatus.PENDING, created_at=at)
+        for spec in converter.versions
+    ]
+
+
+class IngestService:
+    """Turns staged bytes into stored assets. Blobs are written before the rows that point
+    at them; a failure after the blob write removes the blob again."""
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        spool: Spool,
+        processor: ImageProcessor,
+        cpu: CpuPool,
+        metrics: Metrics,
+        *,
+        max_pixels: int,
+        max_upload_size: int,
+        on_enqueued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._db = db
+        self._blobs = blobs
+        self._spool = spool
+        self._processor = processor
+        self._cpu = cpu
+        self._metrics = metrics
+        self._max_pixels = max_pixels
+        self.max_upload_size = max_upload_size
+        self._on_enqueued = on_enqueued
+
+    def limit(self, pool: Pool) -> int:
+        """The largest upload this pool takes now: its own limit, never above the global
+        cap (which an operator may have lowered after the pool was made)."""
+        return min(pool.max_size, self.max_upload_size)
+
+    async def pool(self, name: str) -> Pool:
+        """The pool uploads go to. Raises PoolNotFound."""
+        async with self._db.transaction(write=False) as tx:
+            return await tx.pools.get(name)
+
+    async def limit_for_asset(self, asset_id: UUID) -> int:
+        """The size limit a replacement of this asset must respect. Raises AssetNotFound."""
+        async with self._db.transaction(write=False) as tx:
+            asset = await tx.assets.get(asset_id)
+            return self.limit(await tx.pools.get(asset.pool))
+
+    async def stage(self, chunks: AsyncIterator[bytes], *, limit: int) -> StagedFile:
+        """Stream bytes into the spool, counting and hashing. Raises TooLarge."""
+        return await self._spool.receive(chunks, limit=limit)
+
+    def discard(self, staged: StagedFile) -> None:
+        self._spool.discard(staged)
+
+    async def _check(
+        self, staged: StagedFile, pool: Pool, sub: Submission, *, fixed_type: AssetType | None
+    ) -> tuple[AssetType, str, ImageInfo | None]:
+        if staged.size > self.limit(pool):
+            raise TooLarge(
+                f"asset is {staged.size} bytes; this pool accepts at most {self.limit(pool)}",
+                limit=self.limit(pool), size=staged.size,
+            )
+        sniffed = await self._cpu.run(self._processor.sniff, staged.path)
+        if sub.mime_type and not same_kind(sub.mime_type, sniffed):
+            raise UnsupportedType(
+                f"declared {sub.mime_type!r} but the bytes are {sniffed}", field="mime_type"
+            )
+        kind = _asset_type(sub.type, sniffed, pool) if fixed_type is None else fixed_type
+        if kind not in pool.asset_types:
+            raise UnsupportedType(f"pool {pool.name!r} does not accept {kind.value} assets",
+                                  field="type")
+        if kind is AssetType.FILE:
+            return kind, sniffed, None
+        if sniffed not in IMAGE_TYPES:
+            raise UnsupportedType(
+                f"{sniffed} is not one of {', '.join(sorted(IMAGE_TYPES))}", field="file"
+            )
+        info = await self._cpu.run(self._inspect, staged, sniffed)
+        return kind, sniffed, info
+
+    def _inspect(self, staged: StagedFile, sniffed: str) -> ImageInfo:
+        return self._processor.inspect(staged.path, sniffed, max_pixels=self._max_pixels)
+
+    async def create(
+        self, pool_name: str, staged: StagedFile, sub: Submission, actor: Actor
+    ) -> Asset:
+        """Store a new asset from staged bytes (the spool file is consumed).
+
+        Raises PoolNotFound, TooLarge, UnsupportedType (415), UndecodableImage or
+        TooManyPixels (422), Invalid, ConverterNotFound (with field `converter`)."""
+        try:
+            async with self._db.transaction(write=False) as tx:
+                pool = await tx.pools.get(pool_name)
+            metadata = parse_metadata(sub.metadata)
+            gallery = parse_gallery(sub.gallery)
+            kind, mime, info = await self._check(staged, pool, sub, fixed_type=None)
+            asset_id, at = new_id(), now()
+            converter = None
+            if kind is AssetType.IMAGE:
+                converter = await self._converter(sub.converter or pool.converter)
+            key = keys.original_key(asset_id)
+            asset = Asset(
+                id=asset_id, pool=pool.name, type=kind,
+                filename=sanitize_filename(sub.filename),
+                mime_type=mime, size=staged.size, sha256=staged.sha256, blob_key=key,
+                gallery=gallery or str(asset_id),
+                converter=converter.name if converter else None,
+                created_at=at, modified_at=at,
+                width=info.width if info else None, height=info.height if info else None,
+                frames=info.frames if info else 1,
+                metadata=metadata, creator=actor.name, modified_by=actor.name,
+                versions=tuple(pending_versions(asset_id, converter, at)) if converter else (),
+            )
+            await self._blobs.put_file(key, staged.path)
+            try:
+                async with self._db.transaction() as tx:
+                    await tx.assets.add(asset)
+                    if asset.versions:
+                        await tx.jobs.enqueue("render", {"asset_id": str(asset_id)})
+            except BaseException:
+                await self._blobs.delete(key)
+                raise
+        finally:
+            self._spool.discard(staged)
+        self._metrics.bump("assets_created")
+        if asset.versions:
+            self._on_enqueued()
+        return asset
+
+    async def replace(
+        self, asset_id: UUID, staged: StagedFile, sub: Submission, actor: Actor
+    ) -> Asset:
+        """Replace an asset's bytes (the spool file is consumed). Every version is reset to
+        pending and re-rendered; the old original and version blobs are deleted after the
+        new rows are committed.
+
+        Raises AssetNotFound, TypeMismatch (409), and every error of `create`."""
+        try:
+            async with self._db.transaction(write=False) as tx:
+                asset = await tx.assets.get(asset_id)
+                pool = await tx.pools.get(asset.pool)
+            if sub.type is not None and sub.type != asset.type.value:
+                raise TypeMismatch(
+                    f"the asset is of type {asset.type.value}, not {sub.type}", field="type"
+                )
+            metadata = parse_metadata(sub.metadata) if sub.metadata not in (None, "") else None
+            gallery = parse_gallery(sub.gallery)
+            _, mime, info = await self._check(staged, pool, sub, fixed_type=asset.type)
+            converter = await self._converter(sub.converter) if sub.converter else None
+            key = keys.original_key(asset.id)
+            await self._blobs.put_file(key, staged.path)
+            at = now()
+            if converter is not None:
+                versions = pending_versions(asset.id, converter, at)
+            else:
+                versions = [
+                    Version(id=new_id(), asset_id=asset.id, name=v.name, spec=v.spec,
+                            status=VersionStatus.PENDING, created_at=at)
+                    for v in asset.versions
+                ]
+            updated = replace(
+                asset,
+                filename=sanitize_filename(sub.filename) if sub.filename else asset.filename,
+                mime_type=mime, size=staged.size, sha256=staged.sha256, blob_key=key,
+                width=info.width if info else None, height=info.height if info else None,
+                frames=info.frames if info else 1,
+                metadata=metadata if metadata is not None else asset.metadata,
+                gallery=gallery or asset.gallery,
+                converter=converter.name if converter else asset.converter,
+                modified_by=actor.name, modified_at=at, versions=tuple(versions),
+            )
+            try:
+                async with self._db.transaction() as tx:
+                    current = await tx.assets.get(asset.id, for_update=True)
+                    await tx.assets.update(updated)
+                    old_versions = await tx.assets.set_versions(asset.id, versions)
+                    if versions:
+                        await tx.jobs.enqueue("render", {"asset_id": str(asset.id)})
+            except BaseException:
+                await self._blobs.delete(key)
+                raise
+        finally:
+            self._spool.discard(staged)
+        # Rows first, blobs after: a crash here leaves only unreferenced blobs (gc finds them).
+        await dispose(self._blobs, [current.blob_key, *(v.blob_key for v in old_versions)])
+        self._metrics.bump("assets_replaced")
+        if versions:
+            self._on_enqueued()
+        return updated
+
+    async def _converter(self, name: str) -> Converter:
+        async with self._db.transaction(write=False) as tx:
+            try:
+                return await tx.converters.get(name)
+            except ConverterNotFound:
+                raise InvalidConverter(f"no converter named {name!r}", field="converter") from None
+
+
+def _asset_type(declared: str | None, sniffed: str, pool: Pool) -> AssetType:
+    if declared:
+        try:
+            return AssetType(declared)
+        except ValueError:
+            raise Invalid("must be image or file", field="type") from None
+    if sniffed in IMAGE_TYPES and AssetType.IMAGE in pool.asset_types:
+        return AssetType.IMAGE
+    return AssetType.FILE
