@@ -1,0 +1,170 @@
+"""The `assetry` command: serve, worker, migrate, regenerate, gc, verify, config."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import typer
+
+from assetry.config import Settings
+
+app = typer.Typer(help="Assetry: a self-hosted asset and image service.", no_args_is_help=True)
+
+DataDir = Annotated[Path | None, typer.Option(help="Data directory (ASSETRY_DATA_DIR).")]
+
+
+def _settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pyvips logs every operation it builds at INFO; that is noise in an operator's log.
+    logging.getLogger("pyvips").setLevel(logging.WARNING)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (ASSETRY_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (ASSETRY_PORT).")] = None,
+    data_dir: DataDir = None,
+    workers: Annotated[int | None, typer.Option(help="Background render workers.")] = None,
+) -> None:
+    """Serve the HTTP API (migrations are applied first)."""
+    import uvicorn
+
+    from assetry.web.app import create_app
+
+    settings = _settings(data_dir, host=host, port=port, render_workers=workers)
+    _logging(settings.log_level)
+    logging.getLogger("assetry").info(
+        "serving on http://%s:%d with data in %s", settings.host, settings.port,
+        settings.data_dir.resolve())
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level, proxy_headers=False, server_header=False)
+
+
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Apply every database migration (idempotent)."""
+    from assetry.bootstrap import migrate_database
+
+    migrate_database(_settings(data_dir))
+    typer.echo("database is at the newest schema")
+
+
+@app.command()
+def worker(data_dir: DataDir = None,
+           once: Annotated[bool, typer.Option(help="Run due jobs, then exit.")] = False) -> None:
+    """Run background render jobs without serving HTTP."""
+    from assetry.bootstrap import open_services
+
+    settings = _settings(data_dir)
+    _logging(settings.log_level)
+
+    async def run() -> None:
+        async with open_services(settings, run_worker=False) as services:
+            if once:
+                typer.echo(f"ran {await services.worker.run_until_idle()} job(s)")
+                return
+            services.worker.start()  # even with ASSETRY_RENDER_WORKERS=0: that is our job
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await services.worker.stop()
+
+    asyncio.run(run())
+
+
+@app.command()
+def regenerate(
+    pool: Annotated[str, typer.Option(help="Pool whose images to re-render.")] = "default",
+    data_dir: DataDir = None,
+) -> None:
+    """Mark every version of every image in a pool pending and queue its render."""
+    from assetry.bootstrap import open_services
+    from assetry.domain.model import Actor, Role
+
+    async def run() -> int:
+        count, cursor = 0, None
+        async with open_services(_settings(data_dir), run_worker=False) as services:
+            admin = Actor(name="cli", role=Role.ADMIN)
+            while True:
+                page = await services.assets.list(pool, admin, type="image", limit=200,
+                                                  cursor=cursor)
+                for asset in page.items:
+                    await services.versions.reset(asset.id)
+                    count += 1
+                if page.next_cursor is None:
+                    return count
+                cursor = page.next_cursor
+
+    typer.echo(f"queued {asyncio.run(run())} image(s) for rendering")
+
+
+@app.command()
+def gc(data_dir: DataDir = None,
+       dry_run: Annotated[bool, typer.Option(help="Only list what would go.")] = False) -> None:
+    """Delete blobs that no row points at (left by a crash between two steps)."""
+    from assetry.bootstrap import open_services
+
+    async def run() -> list[str]:
+        async with open_services(_settings(data_dir), run_worker=False) as services:
+            return await services.maintenance.gc(dry_run=dry_run)
+
+    orphans = asyncio.run(run())
+    for key in orphans:
+        typer.echo(key)
+    typer.echo(f"{len(orphans)} orphaned blob(s) {'found' if dry_run else 'deleted'}")
+
+
+@app.command()
+def verify(data_dir: DataDir = None) -> None:
+    """Report rows whose blobs are missing (exit 1 if any)."""
+    from assetry.bootstrap import open_services
+
+    async def run() -> list[str]:
+        async with open_services(_settings(data_dir), run_worker=False) as services:
+            return (await services.maintenance.scan()).missing
+
+    missing = asyncio.run(run())
+    for key in missing:
+        typer.echo(f"missing: {key}")
+    typer.echo(f"{len(missing)} missing blob(s)")
+    raise typer.Exit(1 if missing else 0)
+
+
+@app.command()
+def config(data_dir: DataDir = None) -> None:
+    """Print the effective settings as JSON."""
+    values = _settings(data_dir).model_dump(mode="json")
+    for key in ("database_url", "storage_url"):
+        values[key] = mask_url(values[key])
+    typer.echo(json.dumps(values, indent=2))
+
+
+def mask_url(url: str | None) -> str | None:
+    """The URL with any password and secret query values replaced by ***."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password:
+        netloc = netloc.replace(f":{parts.password}@", ":***@")
+    query = "&".join(
+        f"{k}=***" if any(s in k.lower() for s in ("secret", "password", "token", "key")) else
+        f"{k}={v}" for k, v in parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def main() -> None:
+    app()

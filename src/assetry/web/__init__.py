@@ -1,0 +1,1 @@
+"""The HTTP edge: parse requests, call a service, shape the response."""

@@ -1,0 +1,73 @@
+"""create_app(): the FastAPI application, its error table and its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assetry import __version__
+from assetry.bootstrap import Services, open_services
+from assetry.config import Settings
+from assetry.errors import AssetryError
+from assetry.web import errors
+from assetry.web.routes import assets, converters, galleries, health, pools
+
+
+class SecurityHeaders:
+    """nosniff on every response, and never a cookie on anything we send."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() not in (b"set-cookie", b"x-content-type-options")]
+                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.append((b"referrer-policy", b"no-referrer"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    """The ASGI app. With `services` given (tests, embedding) the caller owns their
+    lifetime; otherwise the app opens them from `settings` for its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            app.state.services = services
+            yield
+            return
+        async with open_services(settings or Settings()) as opened:
+            app.state.services = opened
+            yield
+
+    app = FastAPI(
+        title="Assetry", version=__version__, lifespan=lifespan,
+        description="Self-hosted asset and image service: pools, images with versions, "
+                    "galleries, attachments, replace, hide, delete.",
+        openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+    )
+    if services is not None:
+        app.state.services = services
+    app.add_exception_handler(AssetryError, errors.on_domain_error)
+    app.add_exception_handler(RequestValidationError, errors.on_validation_error)
+    app.add_exception_handler(HTTPException, errors.on_http_error)
+    app.add_exception_handler(Exception, errors.on_unexpected)
+    for module in (pools, assets, galleries, converters, health):
+        app.include_router(module.router)
+    app.add_middleware(SecurityHeaders)
+    return app

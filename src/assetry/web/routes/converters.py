@@ -1,0 +1,40 @@
+"""/api/converters: stored recipes of versions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Response
+from fastapi.responses import JSONResponse
+
+from assetry.web import schemas
+from assetry.web.deps import ServicesDep
+
+router = APIRouter(prefix="/api/converters", tags=["converters"])
+
+
+@router.get("", response_model=schemas.ConverterListOut)
+async def list_converters(services: ServicesDep) -> dict[str, Any]:
+    return {"items": [schemas.converter_json(c) for c in await services.converters.list()]}
+
+
+@router.get("/{name}", response_model=schemas.ConverterOut)
+async def get_converter(name: str, services: ServicesDep) -> dict[str, Any]:
+    return schemas.converter_json(await services.converters.get(name))
+
+
+@router.put("/{name}", response_model=schemas.ConverterOut,
+            responses={201: {"model": schemas.ConverterOut}})
+async def put_converter(name: str, services: ServicesDep,
+                        body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+    """Create (201) or replace (200). A spec that cannot be carried out is refused (422)
+    and nothing is stored."""
+    converter, created = await services.converters.put(name, body)
+    return JSONResponse(schemas.converter_json(converter), status_code=201 if created else 200)
+
+
+@router.delete("/{name}", status_code=204)
+async def delete_converter(name: str, services: ServicesDep) -> Response:
+    """409 while a pool uses it as its default."""
+    await services.converters.delete(name)
+    return Response(status_code=204)

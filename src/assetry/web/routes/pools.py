@@ -1,0 +1,73 @@
+"""/api/pools: pools, and the assets listing and upload inside one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from assetry.web import schemas, uploads
+from assetry.web.deps import ActorDep, ServicesDep
+
+router = APIRouter(prefix="/api/pools", tags=["pools"])
+
+
+@router.get("", response_model=schemas.PoolListOut)
+async def list_pools(services: ServicesDep) -> dict[str, Any]:
+    return {"items": [schemas.pool_json(p) for p in await services.pools.list()]}
+
+
+@router.get("/{name}", response_model=schemas.PoolOut)
+async def get_pool(name: str, services: ServicesDep) -> dict[str, Any]:
+    return schemas.pool_json(await services.pools.get(name))
+
+
+@router.put("/{name}", response_model=schemas.PoolOut,
+            responses={201: {"model": schemas.PoolOut}})
+async def put_pool(name: str, services: ServicesDep,
+                   body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+    """Create (201) or update (200) a pool; fields left out keep their value."""
+    pool, created = await services.pools.put(name, body)
+    return JSONResponse(schemas.pool_json(pool), status_code=201 if created else 200)
+
+
+@router.delete("/{name}", status_code=204)
+async def delete_pool(name: str, services: ServicesDep) -> Response:
+    """Only an empty pool can be deleted (409 otherwise)."""
+    await services.pools.delete(name)
+    return Response(status_code=204)
+
+
+@router.get("/{pool}/assets", response_model=schemas.AssetPageOut)
+async def list_assets(
+    pool: str,
+    services: ServicesDep,
+    actor: ActorDep,
+    type: Annotated[str | None, Query(description="image or file")] = None,
+    gallery: str | None = None,
+    attached_to: Annotated[str | None, Query(description="only assets attached to this")] = None,
+    attached: Annotated[bool | None, Query(description="false: only unattached")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Newest first; follow `next_cursor` for the next page."""
+    page = await services.assets.list(pool, actor, type=type, gallery=gallery,
+                                      attached_to=attached_to, attached=attached,
+                                      limit=limit, cursor=cursor)
+    return schemas.page_json(page)
+
+
+@router.post("/{pool}/assets", status_code=201, response_model=schemas.AssetWriteOut,
+             openapi_extra=uploads.UPLOAD_DOC)
+async def upload(pool: str, request: Request, services: ServicesDep, actor: ActorDep,
+                 wait: bool = False) -> JSONResponse:
+    """Upload a file (multipart, streamed). `wait=true` answers once versions are made."""
+    limit = services.ingest.limit(await services.ingest.pool(pool))
+    staged, submission = await uploads.receive(request, services, limit)
+    asset = await services.ingest.create(pool, staged, submission, actor)
+    asset = await uploads.settled(services, asset, actor, wait)
+    body = schemas.write_json(asset, created=[
+        schemas.asset_url(asset.id), *(schemas.version_url(asset.id, v.name)
+                                       for v in asset.versions)])
+    return JSONResponse(body, status_code=201, headers={"Location": schemas.asset_url(asset.id)})

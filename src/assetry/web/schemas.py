@@ -1,0 +1,175 @@
+"""Response shapes: the only place API field names are chosen (API.md is the contract)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from assetry.domain.converter import Converter
+from assetry.domain.model import Asset, Gallery, Page, Pool, Version
+
+
+def ts(value: datetime) -> str:
+    """RFC 3339 UTC with milliseconds and a Z, e.g. 2026-11-22T01:02:03.456Z."""
+    v = value.astimezone(UTC)
+    return v.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}Z"
+
+
+def asset_url(asset_id: UUID | str) -> str:
+    return f"/api/assets/{asset_id}"
+
+
+def pool_url(name: str) -> str:
+    return f"/api/pools/{name}"
+
+
+def version_url(asset_id: UUID | str, name: str) -> str:
+    return f"/api/assets/{asset_id}/versions/{name}"
+
+
+class VersionOut(BaseModel):
+    id: UUID
+    url: str
+    width: int | None
+    height: int | None
+    mime_type: str | None
+    size: int | None
+    status: str = Field(description="pending, ready or failed")
+    created_at: str
+    error: str | None = Field(None, description="why the render failed (status failed only)")
+
+
+class AssetOut(BaseModel):
+    id: UUID
+    pool: str
+    type: str = Field(description="image or file")
+    filename: str
+    mime_type: str
+    size: int
+    sha256: str
+    width: int | None = Field(description="upright (EXIF-oriented) width; null for files")
+    height: int | None
+    gallery: str
+    converter: str | None
+    metadata: dict[str, Any]
+    attached_to: list[str]
+    hidden: bool
+    creator: str | None
+    modified_by: str | None
+    created_at: str
+    modified_at: str
+    url: str
+    content_url: str
+    versions: dict[str, VersionOut]
+
+
+class UpdatedResources(BaseModel):
+    created: list[str]
+    modified: list[str]
+    removed: list[str]
+    changed_descendants: list[str]
+
+
+class AssetWriteOut(AssetOut):
+    updated_resources: UpdatedResources
+
+
+class AssetPageOut(BaseModel):
+    items: list[AssetOut]
+    next_cursor: str | None
+
+
+class PoolOut(BaseModel):
+    name: str
+    title: str
+    asset_types: list[str]
+    max_size: int
+    converter: str
+    public: bool
+    url: str
+    assets_url: str
+
+
+class PoolListOut(BaseModel):
+    items: list[PoolOut]
+
+
+class GalleryOut(BaseModel):
+    id: str
+    images: list[AssetOut]
+
+
+class GalleryListOut(BaseModel):
+    items: list[GalleryOut]
+
+
+class ConverterOut(BaseModel):
+    name: str
+    versions: list[dict[str, Any]]
+
+
+class ConverterListOut(BaseModel):
+    items: list[ConverterOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+    database: str
+    storage: str
+
+
+def version_json(asset_id: UUID, v: Version) -> dict[str, Any]:
+    return {
+        "id": str(v.id), "url": version_url(asset_id, v.name), "width": v.width,
+        "height": v.height, "mime_type": v.mime_type, "size": v.size,
+        "status": v.status.value, "created_at": ts(v.created_at), "error": v.error,
+    }
+
+
+def asset_json(a: Asset) -> dict[str, Any]:
+    return {
+        "id": str(a.id), "pool": a.pool, "type": a.type.value, "filename": a.filename,
+        "mime_type": a.mime_type, "size": a.size, "sha256": a.sha256,
+        "width": a.width, "height": a.height, "gallery": a.gallery,
+        "converter": a.converter, "metadata": a.metadata, "attached_to": list(a.attached_to),
+        "hidden": a.hidden, "creator": a.creator, "modified_by": a.modified_by,
+        "created_at": ts(a.created_at), "modified_at": ts(a.modified_at),
+        "url": asset_url(a.id), "content_url": f"{asset_url(a.id)}/content",
+        "versions": {v.name: version_json(a.id, v) for v in a.versions},
+    }
+
+
+def write_json(
+    a: Asset,
+    *,
+    created: Iterable[str] = (),
+    modified: Iterable[str] = (),
+    removed: Iterable[str] = (),
+) -> dict[str, Any]:
+    """An Asset plus `updated_resources` (always the four keys; the pool changed)."""
+    return {**asset_json(a), "updated_resources": {
+        "created": list(created), "modified": list(modified), "removed": list(removed),
+        "changed_descendants": [pool_url(a.pool)],
+    }}
+
+
+def page_json(page: Page) -> dict[str, Any]:
+    return {"items": [asset_json(a) for a in page.items], "next_cursor": page.next_cursor}
+
+
+def pool_json(p: Pool) -> dict[str, Any]:
+    return {"name": p.name, "title": p.title, "asset_types": [t.value for t in p.asset_types],
+            "max_size": p.max_size, "converter": p.converter, "public": p.public,
+            "url": pool_url(p.name), "assets_url": f"{pool_url(p.name)}/assets"}
+
+
+def gallery_json(g: Gallery) -> dict[str, Any]:
+    return {"id": g.id, "images": [asset_json(a) for a in g.images]}
+
+
+def converter_json(c: Converter) -> dict[str, Any]:
+    return c.to_json()
