@@ -1,0 +1,45 @@
+# The two commands that matter: `make serve` and `make test`. Both set everything up.
+VENV     ?= .venv
+PYTHON   ?= python3
+PORT     ?= 8000
+DATA_DIR ?= var
+BIN       = $(VENV)/bin
+
+.PHONY: serve test check lint typecheck bench system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Reinstalled whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[postgres]'
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[postgres,test]'
+	touch $@
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+serve: system-deps $(VENV)/.installed
+	$(BIN)/assetry migrate --data-dir $(DATA_DIR)
+	$(BIN)/assetry serve --host 127.0.0.1 --port $(PORT) --data-dir $(DATA_DIR)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+test: system-deps $(VENV)/.installed-test lint typecheck
+	$(BIN)/pytest
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/bench_render.py
+	$(BIN)/python bench/bench_delivery.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

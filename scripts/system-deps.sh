@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Assetry and its tests need, when they are missing.
+# libmagic1: content sniffing; postgresql: the real PostgreSQL the tests start.
+set -euo pipefail
+wanted=(libmagic1 postgresql)
+missing=()
+for pkg in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  echo "!! missing system packages: ${missing[*]} (install them with apt-get as root)" >&2
+  exit 0
+fi
+echo "installing system packages: ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
