@@ -1,17 +1,20 @@
-"""The `assetry` command: serve, worker, migrate, regenerate, gc, verify, config."""
+"""The `assetry` command: serve, worker, migrate, tokens, regenerate, gc, verify, config."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import typer
 
 from assetry.config import Settings
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Assetry: a self-hosted asset and image service.", no_args_is_help=True)
 
@@ -164,6 +167,67 @@ def mask_url(url: str | None) -> str | None:
         f"{k}=***" if any(s in k.lower() for s in ("secret", "password", "token", "key")) else
         f"{k}={v}" for k, v in parse_qsl(parts.query, keep_blank_values=True))
     return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+tokens_app = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    role: Annotated[str, typer.Option(help="viewer, editor, moderator or admin.")],
+    name: Annotated[str | None, typer.Option(help="A name for logs and `creator`.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a token and print only the token (TOKEN=$(assetry tokens create ...))."""
+    from assetry.bootstrap import open_services
+
+    async def run() -> str:
+        async with open_services(_settings(data_dir), run_worker=False) as services:
+            return (await services.tokens.create(role, name))[1]
+
+    typer.echo(_or_exit(run))
+
+
+@tokens_app.command("list")
+def tokens_list(data_dir: DataDir = None) -> None:
+    """Every token: name, role, created, revoked (never the secret)."""
+    from assetry.bootstrap import open_services
+
+    async def run() -> list[str]:
+        async with open_services(_settings(data_dir), run_worker=False) as services:
+            return [
+                f"{t.name}\t{t.role.name.lower()}\t{t.created_at.isoformat()}\t"
+                f"{'revoked ' + t.revoked_at.isoformat() if t.revoked_at else 'active'}"
+                for t in await services.tokens.list()
+            ]
+
+    for line in _or_exit(run):
+        typer.echo(line)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(name: str, data_dir: DataDir = None) -> None:
+    """Revoke a token by name; it is refused (401) from the next request on."""
+    from assetry.bootstrap import open_services
+
+    async def run() -> None:
+        async with open_services(_settings(data_dir), run_worker=False) as services:
+            await services.tokens.revoke(name)
+
+    _or_exit(run)
+    typer.echo(f"revoked {name}")
+
+
+def _or_exit(run: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a command's coroutine; a domain error ends it with its message and exit 1."""
+    from assetry.errors import AssetryError
+
+    try:
+        return asyncio.run(run())
+    except AssetryError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

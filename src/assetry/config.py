@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -65,6 +65,37 @@ class Settings(BaseSettings):
         ge=0,
         description="Cache-Control max-age (seconds) on original and version bytes. "
         "ETags change whenever the bytes do, so clients revalidate cheaply.",
+    )
+    url_signing_secret: SecretStr | None = Field(
+        None,
+        description="HMAC key for the signed version and content URLs of non-public pools "
+        "(at least 16 bytes). Default: generated once into DATA_DIR/url-signing.key. Every "
+        "process serving the same data must share it.",
+    )
+    signed_url_ttl: int = Field(
+        3600,
+        ge=60,
+        description="Seconds a signed URL stays valid, at least (at most twice this; expiries "
+        "are rounded so URLs stay cacheable).",
+    )
+    import_timeout: float = Field(
+        30.0, gt=0, description="Seconds a URL import may take in all (connect, redirects, "
+        "body); past it the import answers 504."
+    )
+    import_connect_timeout: float = Field(
+        5.0, gt=0, description="Seconds a URL import waits for each connection."
+    )
+    import_allowed_ports: list[int] = Field(
+        default_factory=list,
+        description="Ports URL imports may use besides the defaults (80 for http, 443 for "
+        "https), comma-separated JSON list, e.g. [8080]. Addresses are always checked.",
+    )
+    delivery_cache_ttl: float = Field(
+        2.0,
+        ge=0,
+        description="Seconds a process keeps an asset's metadata for byte deliveries "
+        "(0 disables). The process that changes an asset forgets it at once; other "
+        "processes serving the same data may lag this long behind a hide or delete.",
     )
     host: str = Field("127.0.0.1", description="Address `assetry serve` binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port `assetry serve` listens on.")

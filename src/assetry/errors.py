@@ -10,6 +10,7 @@
     ├── UpstreamError, UpstreamTimeout (a URL import's remote server)
     ├── UnsupportedType
     ├── TooLarge
+    ├── Unauthenticated (no or bad credentials), Forbidden (not allowed)
     ├── Hidden
     ├── BackendUnavailable
     └── ConfigError
@@ -65,6 +66,14 @@ class ConverterNotFound(NotFound):
 
 class BlobNotFound(NotFound):
     """No blob is stored under this key."""
+
+
+class Unauthenticated(AssetryError):
+    """Credentials are required: send `Authorization: Bearer <token>`."""
+
+
+class Forbidden(AssetryError):
+    """The caller may not do this."""
 
 
 class Conflict(AssetryError):

@@ -17,12 +17,14 @@ from assetry.db.assets import SqlAssetRepository
 from assetry.db.converters import SqlConverterRepository
 from assetry.db.jobs import SqlJobQueue, SqlJobStore
 from assetry.db.pools import SqlPoolRepository
+from assetry.db.tokens import SqlTokenRepository
 from assetry.domain.ports import (
     AssetRepository,
     ConverterRepository,
     JobQueue,
     JobStore,
     PoolRepository,
+    TokenRepository,
     Transaction,
 )
 from assetry.errors import BackendUnavailable, ConfigError
@@ -133,12 +135,14 @@ class SqlTransaction:
     assets: AssetRepository
     pools: PoolRepository
     converters: ConverterRepository
+    tokens: TokenRepository
     jobs: JobQueue
 
     def __init__(self, conn: AsyncConnection, clock: Callable[[], datetime]) -> None:
         self.assets = SqlAssetRepository(conn)
         self.pools = SqlPoolRepository(conn, clock)
         self.converters = SqlConverterRepository(conn, clock)
+        self.tokens = SqlTokenRepository(conn)
         self.jobs = SqlJobQueue(conn, clock)
 
 

@@ -133,3 +133,14 @@ class Actor:
 
 
 ANONYMOUS = Actor()
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A bearer credential as stored: its name, role and the SHA-256 of its secret."""
+
+    name: str
+    role: Role
+    hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None

@@ -7,7 +7,7 @@ the domain errors named here (`assetry.errors`), once, at their edge.
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +17,15 @@ from uuid import UUID
 
 from assetry.domain.converter import Converter
 from assetry.domain.geometry import Plan
-from assetry.domain.model import Asset, AssetFilter, Page, Pool, Version, VersionStatus
+from assetry.domain.model import (
+    Asset,
+    AssetFilter,
+    Page,
+    Pool,
+    Token,
+    Version,
+    VersionStatus,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,31 @@ class Rendered:
     mime_type: str
     width: int
     height: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A remote body fetched into the spool, with what the response said about it."""
+
+    staged: StagedFile
+    filename: str  #: sanitised; from Content-Disposition, else the URL path, else "download"
+    content_type: str | None  #: the upstream header as sent; informational only, never trusted
+    url: str  #: the final URL, after redirects
+
+
+class Fetcher(Protocol):
+    """Fetches untrusted URLs without reaching inside the network."""
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        limit: int,
+        sink: Callable[[AsyncIterator[bytes]], Awaitable[StagedFile]],
+    ) -> Fetched:
+        """Stream the body at `url` into `sink`. Raises UnsafeUrl (422), UpstreamError
+        (502), UpstreamTimeout (504), TooLarge (413); nothing is left staged on failure."""
+        ...
 
 
 class Spool(Protocol):
@@ -231,6 +264,24 @@ class ConverterRepository(Protocol):
         ...
 
 
+class TokenRepository(Protocol):
+    async def add(self, token: Token) -> None:
+        """Raises Conflict when the name is taken."""
+        ...
+
+    async def by_hash(self, digest: str) -> Token | None:
+        """The token whose secret hashes to `digest`, revoked or not."""
+        ...
+
+    async def list(self) -> builtins.list[Token]: ...
+
+    async def revoke(self, name: str, at: datetime) -> bool:
+        """Mark a token revoked; False if no active token has this name."""
+        ...
+
+    async def count_active(self) -> int: ...
+
+
 class JobQueue(Protocol):
     """Deferring work inside the caller's transaction: a job exists iff the data does."""
 
@@ -243,6 +294,7 @@ class Transaction(Protocol):
     assets: AssetRepository
     pools: PoolRepository
     converters: ConverterRepository
+    tokens: TokenRepository
     jobs: JobQueue
 
 
