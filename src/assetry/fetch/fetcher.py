@@ -14,7 +14,7 @@ import anyio
 import httpx
 
 from assetry.domain.media import sanitize_filename
-from assetry.domain.ports import StagedFile
+from assetry.domain.ports import Fetched, StagedFile
 from assetry.errors import TooLarge, UnsafeUrl, UpstreamError, UpstreamTimeout
 from assetry.fetch.policy import AddressPolicy, Target
 
@@ -35,16 +35,6 @@ _FILENAME_STAR = re.compile(
 )
 _FILENAME = re.compile(r"""(?:^|;)\s*filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))""",
                        re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    """A body fetched into the spool, with what the response said about it."""
-
-    staged: StagedFile
-    filename: str  #: sanitised; from Content-Disposition, else the URL path, else "download"
-    content_type: str | None  #: the upstream header as sent; informational only, never trusted
-    url: str  #: the final URL, after redirects
 
 
 @dataclass(frozen=True, slots=True)
