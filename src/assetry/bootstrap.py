@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -14,19 +16,26 @@ from assetry.blobs.spool import DiskSpool
 from assetry.config import Settings
 from assetry.db import migrate
 from assetry.db.engine import SqlDatabase
+from assetry.domain.ports import Fetcher
+from assetry.fetch.fetcher import SafeFetcher
+from assetry.fetch.policy import AddressPolicy
 from assetry.imaging.vips import VipsProcessor
 from assetry.jobs.tasks import handlers
 from assetry.jobs.worker import Worker
 from assetry.services.assets import AssetService
+from assetry.services.cache import AssetCache
 from assetry.services.content import ContentReader
 from assetry.services.converters import ConverterService
 from assetry.services.cpu import CpuPool
 from assetry.services.galleries import GalleryService
 from assetry.services.health import HealthService
+from assetry.services.imports import ImportService
 from assetry.services.ingest import IngestService
 from assetry.services.maintenance import MaintenanceService
 from assetry.services.metrics import Metrics
 from assetry.services.pools import PoolService
+from assetry.services.signing import UrlSigner
+from assetry.services.tokens import TokenService
 from assetry.services.versions import VersionService
 
 log = logging.getLogger(__name__)
@@ -40,6 +49,7 @@ class Services:
     pools: PoolService
     converters: ConverterService
     ingest: IngestService
+    imports: ImportService
     assets: AssetService
     versions: VersionService
     galleries: GalleryService
@@ -47,6 +57,8 @@ class Services:
     health: HealthService
     metrics: Metrics
     maintenance: MaintenanceService
+    tokens: TokenService
+    signer: UrlSigner
     worker: Worker
 
 
@@ -56,12 +68,43 @@ def migrate_database(settings: Settings) -> None:
     migrate.upgrade(settings.db_url)
 
 
+def signing_secret(settings: Settings) -> bytes:
+    """The configured URL-signing secret, or the one generated into the data dir on first
+    start (readable by the owner only)."""
+    if settings.url_signing_secret is not None:
+        return settings.url_signing_secret.get_secret_value().encode()
+    path = settings.data_dir / "url-signing.key"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+    return path.read_bytes().strip()
+
+
+def default_fetcher(settings: Settings) -> Fetcher:
+    """The production fetcher: only public addresses, default ports plus the allowed ones."""
+    ports = frozenset({80, 443, *settings.import_allowed_ports})
+    return SafeFetcher(
+        AddressPolicy(allowed_ports=ports if settings.import_allowed_ports else None),
+        connect_timeout=settings.import_connect_timeout,
+        total_timeout=settings.import_timeout,
+    )
+
+
 @asynccontextmanager
 async def open_services(
-    settings: Settings, *, run_worker: bool = True, apply_migrations: bool = True
+    settings: Settings,
+    *,
+    run_worker: bool = True,
+    apply_migrations: bool = True,
+    fetcher: Fetcher | None = None,
 ) -> AsyncIterator[Services]:
     """Build every adapter and service from `settings`; start the embedded worker when
-    `run_worker` and `settings.render_workers` > 0; tear everything down on exit."""
+    `run_worker` and `settings.render_workers` > 0; tear everything down on exit.
+    `fetcher` replaces the URL-import fetcher (tests allow loopback with it)."""
     async with AsyncExitStack() as stack:
         if apply_migrations:
             await anyio.to_thread.run_sync(migrate_database, settings)
@@ -74,8 +117,9 @@ async def open_services(
         cpu = CpuPool(settings.render_threads, settings.render_timeout)
         stack.callback(cpu.close)
         metrics = Metrics()
+        cache = AssetCache(settings.delivery_cache_ttl)
         wake = _Wake()
-        versions = VersionService(db, blobs, processor, cpu, metrics, on_enqueued=wake)
+        versions = VersionService(db, blobs, processor, cpu, metrics, cache, on_enqueued=wake)
         worker = Worker(
             db.jobs, handlers(versions),
             concurrency=max(1, settings.render_workers),
@@ -83,22 +127,26 @@ async def open_services(
             stale_after=settings.render_timeout * 2 + 60,
         )
         wake.target = worker
+        ingest = IngestService(
+            db, blobs, spool, processor, cpu, metrics,
+            max_pixels=settings.max_pixels, max_upload_size=settings.max_upload_size,
+            on_enqueued=wake, cache=cache,
+        )
         services = Services(
             settings=settings,
-            pools=PoolService(db, max_upload_size=settings.max_upload_size),
+            pools=PoolService(db, max_upload_size=settings.max_upload_size, cache=cache),
             converters=ConverterService(db),
-            ingest=IngestService(
-                db, blobs, spool, processor, cpu, metrics,
-                max_pixels=settings.max_pixels, max_upload_size=settings.max_upload_size,
-                on_enqueued=wake,
-            ),
-            assets=AssetService(db, blobs, metrics),
+            ingest=ingest,
+            imports=ImportService(fetcher or default_fetcher(settings), ingest),
+            assets=AssetService(db, blobs, metrics, cache),
             versions=versions,
             galleries=GalleryService(db),
             content=ContentReader(blobs),
             health=HealthService(db, blobs),
             metrics=metrics,
             maintenance=MaintenanceService(db, blobs),
+            tokens=TokenService(db),
+            signer=UrlSigner(signing_secret(settings), settings.signed_url_ttl),
             worker=worker,
         )
         if run_worker and settings.render_workers > 0:

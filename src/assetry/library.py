@@ -67,8 +67,7 @@ class Assetry:
     ) -> Asset:
         """Store a file or image (a path or bytes). With `wait`, versions are rendered
         before returning. Raises the same errors as an upload."""
-        target = await self.services.ingest.pool(pool)
-        limit = self.services.ingest.limit(target)
+        limit = await self.services.ingest.admit(pool, self.actor)
         staged = await self.services.ingest.stage(_chunks(source), limit=limit)
         name = filename or (Path(source).name if not isinstance(source, bytes) else None)
         asset = await self.services.ingest.create(pool, staged, Submission(

@@ -8,44 +8,40 @@ from typing import Any
 from uuid import UUID
 
 from assetry.domain.media import sanitize_filename
-from assetry.domain.model import Actor, Asset, AssetFilter, AssetType, Page
+from assetry.domain.model import Actor, Asset, AssetFilter, AssetType, Page, Pool
 from assetry.domain.ports import BlobStore, Database
-from assetry.errors import AssetNotFound, Hidden, Invalid
+from assetry.errors import Invalid
+from assetry.services import access
+from assetry.services.cache import AssetCache, load_for_delivery
 from assetry.services.content import Content
 from assetry.services.disposal import dispose
-from assetry.services.ingest import now, parse_gallery, parse_metadata
+from assetry.services.ingest import now, parse_gallery, parse_metadata, parse_resource
 from assetry.services.metrics import Metrics
 
-MAX_RESOURCE = 512
 _PATCH_FIELDS = {"filename", "metadata", "gallery", "hidden"}
-
-
-def check_visible(asset: Asset, actor: Actor) -> None:
-    """Raise Hidden unless the asset is visible to `actor`."""
-    if asset.hidden and not actor.sees_hidden:
-        raise Hidden(modified_by=asset.modified_by, modification_date=asset.modified_at)
-
-
-def parse_resource(raw: Any) -> str:
-    if not isinstance(raw, str) or not 1 <= len(raw) <= MAX_RESOURCE:
-        raise Invalid(f"must be a string of 1 to {MAX_RESOURCE} characters", field="resource")
-    return raw
 
 
 class AssetService:
     """Reading and changing assets other than their bytes (see IngestService for those)."""
 
-    def __init__(self, db: Database, blobs: BlobStore, metrics: Metrics) -> None:
+    def __init__(self, db: Database, blobs: BlobStore, metrics: Metrics, cache: AssetCache
+                 ) -> None:
         self._db = db
         self._blobs = blobs
         self._metrics = metrics
+        self._cache = cache
 
-    async def get(self, asset_id: UUID, actor: Actor) -> Asset:
-        """Raises AssetNotFound, Hidden."""
+    async def _readable(self, asset_id: UUID, actor: Actor) -> tuple[Asset, Pool]:
         async with self._db.transaction(write=False) as tx:
             asset = await tx.assets.get(asset_id)
-        check_visible(asset, actor)
-        return asset
+            pool = await tx.pools.get(asset.pool)
+        access.read_pool(actor, pool)
+        access.check_visible(asset, actor)
+        return asset, pool
+
+    async def get(self, asset_id: UUID, actor: Actor) -> Asset:
+        """Raises AssetNotFound, Unauthenticated, Forbidden, Hidden."""
+        return (await self._readable(asset_id, actor))[0]
 
     async def list(
         self,
@@ -60,7 +56,7 @@ class AssetService:
         cursor: str | None = None,
     ) -> Page:
         """Newest first. Hidden assets are left out unless `actor` may see them.
-        Raises PoolNotFound, Invalid."""
+        Raises PoolNotFound, Invalid, Unauthenticated, Forbidden."""
         if not 1 <= limit <= 500:
             raise Invalid("must be from 1 to 500", field="limit")
         try:
@@ -73,22 +69,23 @@ class AssetService:
             attached=attached, include_hidden=actor.sees_hidden,
         )
         async with self._db.transaction(write=False) as tx:
-            await tx.pools.get(pool)
+            access.read_pool(actor, await tx.pools.get(pool))
             return await tx.assets.list(where, limit=limit, cursor=cursor)
 
     async def content(self, asset_id: UUID, actor: Actor) -> Content:
-        """What GET .../content serves. Raises AssetNotFound, Hidden."""
-        async with self._db.transaction(write=False) as tx:
-            asset = await tx.assets.get(asset_id)
-            pool = await tx.pools.get(asset.pool)
-        check_visible(asset, actor)
+        """What GET .../content serves. Raises AssetNotFound, Unauthenticated, Forbidden,
+        Hidden."""
+        asset, pool = await load_for_delivery(self._db, self._cache, asset_id)
+        access.read_pool(actor, pool)
+        access.check_visible(asset, actor)
         return Content(key=asset.blob_key, size=asset.size, sha256=asset.sha256,
                        mime_type=asset.mime_type, filename=asset.filename,
                        asset_type=asset.type, modified_at=asset.modified_at,
                        public=pool.public)
 
     async def patch(self, asset_id: UUID, body: Mapping[str, Any], actor: Actor) -> Asset:
-        """Change filename, metadata, gallery or hidden. Raises AssetNotFound, Invalid."""
+        """Change filename, metadata, gallery or hidden (moderators only). Raises
+        AssetNotFound, Invalid, Unauthenticated, Forbidden, Hidden."""
         unknown = set(body) - _PATCH_FIELDS
         if unknown:
             raise Invalid(f"unknown field(s) {sorted(unknown)}; patchable: "
@@ -107,21 +104,27 @@ class AssetService:
             if not isinstance(body["hidden"], bool):
                 raise Invalid("must be true or false", field="hidden")
             changes["hidden"] = body["hidden"]
+            access.moderate(actor)
         async with self._db.transaction() as tx:
             asset = await tx.assets.get(asset_id, for_update=True)
-            if "hidden" not in changes:
-                check_visible(asset, actor)
+            access.change_asset(actor, asset)
+            access.check_visible(asset, actor)
             if changes.get("gallery", asset.gallery) is None:
                 changes["gallery"] = str(asset.id)  # null resets to the default gallery
             updated = replace(asset, **changes, modified_by=actor.name, modified_at=now())
             await tx.assets.update(updated)
+        self._cache.forget(asset_id)
         return updated
 
     async def delete(self, asset_id: UUID, actor: Actor) -> Asset:
-        """Delete the rows, then every blob. Raises AssetNotFound."""
+        """Delete the rows, then every blob. Raises AssetNotFound, Unauthenticated,
+        Forbidden, Hidden."""
         async with self._db.transaction() as tx:
             asset = await tx.assets.get(asset_id, for_update=True)
+            access.change_asset(actor, asset)
+            access.check_visible(asset, actor)
             await tx.assets.delete(asset_id)
+        self._cache.forget(asset_id)
         # Rows first, blobs after: a crash in between leaves blobs nothing points at,
         # which `assetry gc` removes; never a row pointing at a missing blob.
         await dispose(self._blobs, [asset.blob_key, *(v.blob_key for v in asset.versions)])
@@ -133,26 +136,24 @@ class AssetService:
         res = parse_resource(resource)
         async with self._db.transaction() as tx:
             asset = await tx.assets.get(asset_id, for_update=True)
-            check_visible(asset, actor)
+            access.change_asset(actor, asset)
+            access.check_visible(asset, actor)
             at = now()
             await tx.assets.attach(asset_id, res, at)
             await tx.assets.update(replace(asset, modified_by=actor.name, modified_at=at))
-            return await tx.assets.get(asset_id)
+            result = await tx.assets.get(asset_id)
+        self._cache.forget(asset_id)
+        return result
 
     async def detach(self, asset_id: UUID, resource: Any, actor: Actor) -> Asset:
         """Remove a back-reference (absent is fine). Raises AssetNotFound, Hidden, Invalid."""
         res = parse_resource(resource)
         async with self._db.transaction() as tx:
             asset = await tx.assets.get(asset_id, for_update=True)
-            check_visible(asset, actor)
+            access.change_asset(actor, asset)
+            access.check_visible(asset, actor)
             if await tx.assets.detach(asset_id, res):
                 await tx.assets.update(replace(asset, modified_by=actor.name, modified_at=now()))
-            return await tx.assets.get(asset_id)
-
-    async def exists(self, asset_id: UUID) -> bool:
-        try:
-            async with self._db.transaction(write=False) as tx:
-                await tx.assets.get(asset_id)
-        except AssetNotFound:
-            return False
-        return True
+            result = await tx.assets.get(asset_id)
+        self._cache.forget(asset_id)
+        return result

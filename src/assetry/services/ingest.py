@@ -27,13 +27,15 @@ from assetry.errors import (
     TypeMismatch,
     UnsupportedType,
 )
-from assetry.services import keys
+from assetry.services import access, keys
+from assetry.services.cache import AssetCache
 from assetry.services.cpu import CpuPool
 from assetry.services.disposal import dispose
 from assetry.services.metrics import Metrics
 
 GALLERY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 MAX_METADATA_BYTES = 64 * 1024
+MAX_RESOURCE = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ class Submission:
     converter: str | None = None
     metadata: Any = None  #: a dict, or a JSON string of one
     mime_type: str | None = None
+    attach_to: tuple[str, ...] = ()  #: resources to attach the new asset to, atomically
 
 
 def now() -> datetime:
@@ -70,6 +73,13 @@ def parse_metadata(raw: Any) -> dict[str, Any]:
         raise Invalid("must be a JSON object", field="metadata")
     if len(json.dumps(raw)) > MAX_METADATA_BYTES:
         raise Invalid(f"must encode to at most {MAX_METADATA_BYTES} bytes", field="metadata")
+    return raw
+
+
+def parse_resource(raw: Any, field: str = "resource") -> str:
+    """An attachment's resource string: 1 to 512 characters. Raises Invalid."""
+    if not isinstance(raw, str) or not 1 <= len(raw) <= MAX_RESOURCE:
+        raise Invalid(f"must be a string of 1 to {MAX_RESOURCE} characters", field=field)
     return raw
 
 
@@ -105,7 +115,9 @@ class IngestService:
         max_pixels: int,
         max_upload_size: int,
         on_enqueued: Callable[[], None] = lambda: None,
+        cache: AssetCache | None = None,
     ) -> None:
+        self._cache = cache or AssetCache(ttl=0)
         self._db = db
         self._blobs = blobs
         self._spool = spool
@@ -121,16 +133,22 @@ class IngestService:
         cap (which an operator may have lowered after the pool was made)."""
         return min(pool.max_size, self.max_upload_size)
 
-    async def pool(self, name: str) -> Pool:
-        """The pool uploads go to. Raises PoolNotFound."""
+    async def admit(self, pool_name: str, actor: Actor) -> int:
+        """Check, before any byte is read, that `actor` may add assets to the pool; return
+        the size limit. Raises Unauthenticated, Forbidden, PoolNotFound."""
+        access.create_assets(actor)
         async with self._db.transaction(write=False) as tx:
-            return await tx.pools.get(name)
+            return self.limit(await tx.pools.get(pool_name))
 
-    async def limit_for_asset(self, asset_id: UUID) -> int:
-        """The size limit a replacement of this asset must respect. Raises AssetNotFound."""
+    async def admit_replacement(self, asset_id: UUID, actor: Actor) -> int:
+        """Check, before any byte is read, that `actor` may replace the asset; return the
+        size limit. Raises Unauthenticated, Forbidden, AssetNotFound, Hidden."""
         async with self._db.transaction(write=False) as tx:
             asset = await tx.assets.get(asset_id)
-            return self.limit(await tx.pools.get(asset.pool))
+            pool = await tx.pools.get(asset.pool)
+        access.change_asset(actor, asset)
+        access.check_visible(asset, actor)
+        return self.limit(pool)
 
     async def stage(self, chunks: AsyncIterator[bytes], *, limit: int) -> StagedFile:
         """Stream bytes into the spool, counting and hashing. Raises TooLarge."""
@@ -174,8 +192,10 @@ class IngestService:
         """Store a new asset from staged bytes (the spool file is consumed).
 
         Raises PoolNotFound, TooLarge, UnsupportedType (415), UndecodableImage or
-        TooManyPixels (422), Invalid, ConverterNotFound (with field `converter`)."""
+        TooManyPixels (422), Invalid, InvalidConverter (field `converter`),
+        Unauthenticated, Forbidden."""
         try:
+            access.create_assets(actor)
             async with self._db.transaction(write=False) as tx:
                 pool = await tx.pools.get(pool_name)
             metadata = parse_metadata(sub.metadata)
@@ -196,6 +216,7 @@ class IngestService:
                 width=info.width if info else None, height=info.height if info else None,
                 frames=info.frames if info else 1,
                 metadata=metadata, creator=actor.name, modified_by=actor.name,
+                attached_to=tuple(parse_resource(r, "attach_to") for r in sub.attach_to),
                 versions=tuple(pending_versions(asset_id, converter, at)) if converter else (),
             )
             await self._blobs.put_file(key, staged.path)
@@ -221,11 +242,13 @@ class IngestService:
         pending and re-rendered; the old original and version blobs are deleted after the
         new rows are committed.
 
-        Raises AssetNotFound, TypeMismatch (409), and every error of `create`."""
+        Raises AssetNotFound, Hidden, TypeMismatch (409), and every error of `create`."""
         try:
             async with self._db.transaction(write=False) as tx:
                 asset = await tx.assets.get(asset_id)
                 pool = await tx.pools.get(asset.pool)
+            access.change_asset(actor, asset)
+            access.check_visible(asset, actor)
             if sub.type is not None and sub.type != asset.type.value:
                 raise TypeMismatch(
                     f"the asset is of type {asset.type.value}, not {sub.type}", field="type"
@@ -268,6 +291,7 @@ class IngestService:
                 raise
         finally:
             self._spool.discard(staged)
+        self._cache.forget(asset.id)
         # Rows first, blobs after: a crash here leaves only unreferenced blobs (gc finds them).
         await dispose(self._blobs, [current.blob_key, *(v.blob_key for v in old_versions)])
         self._metrics.bump("assets_replaced")

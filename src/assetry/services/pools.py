@@ -6,9 +6,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from assetry.domain.model import AssetType, Pool
+from assetry.domain.model import Actor, AssetType, Pool
 from assetry.domain.ports import Database
 from assetry.errors import ConverterNotFound, Invalid, InvalidConverter, PoolNotEmpty
+from assetry.services import access
+from assetry.services.cache import AssetCache
 
 NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
 _FIELDS = {"name", "title", "asset_types", "max_size", "converter", "public"}
@@ -18,23 +20,33 @@ class PoolService:
     """Pool rules: names are 1-64 of a-z 0-9 - _, `max_size` never above the global cap,
     `asset_types` a non-empty subset of the known types, the converter must exist."""
 
-    def __init__(self, db: Database, *, max_upload_size: int) -> None:
+    def __init__(self, db: Database, *, max_upload_size: int, cache: AssetCache) -> None:
+        self._cache = cache
         self._db = db
         self._cap = max_upload_size
 
-    async def list(self) -> list[Pool]:
+    async def list(self, actor: Actor) -> list[Pool]:
+        access.read_catalog(actor)
         async with self._db.transaction(write=False) as tx:
             return await tx.pools.list()
 
-    async def get(self, name: str) -> Pool:
+    async def get(self, name: str, actor: Actor) -> Pool:
         """Raises PoolNotFound."""
+        access.read_catalog(actor)
         async with self._db.transaction(write=False) as tx:
             return await tx.pools.get(name)
 
-    async def put(self, name: str, body: Mapping[str, Any]) -> tuple[Pool, bool]:
+    async def publicity(self) -> dict[str, bool]:
+        """Which pools anyone may read, by name (for signing URLs; not access-checked)."""
+        async with self._db.transaction(write=False) as tx:
+            return {p.name: p.public for p in await tx.pools.list()}
+
+    async def put(self, name: str, body: Mapping[str, Any], actor: Actor
+                  ) -> tuple[Pool, bool]:
         """Create or update a pool from JSON fields; unspecified fields keep their value
         (or the default). Returns the pool and whether it was created. Raises Invalid,
         ConverterNotFound."""
+        access.administer(actor)
         if not NAME_RE.match(name):
             raise Invalid("pool names are 1-64 of a-z 0-9 - _", field="name")
         unknown = set(body) - _FIELDS
@@ -60,10 +72,12 @@ class PoolService:
                     f"no converter named {pool.converter!r}", field="converter"
                 ) from None
             created = await tx.pools.put(pool)
+        self._cache.clear()  # cached deliveries carry the pool's old `public`
         return pool, created
 
-    async def delete(self, name: str) -> None:
+    async def delete(self, name: str, actor: Actor) -> None:
         """Raises PoolNotFound, PoolNotEmpty."""
+        access.administer(actor)
         async with self._db.transaction() as tx:
             await tx.pools.get(name)
             count = await tx.assets.count_in_pool(name)

@@ -31,8 +31,8 @@ from assetry.errors import (
     UndecodableImage,
     VersionNotFound,
 )
-from assetry.services import keys
-from assetry.services.assets import check_visible
+from assetry.services import access, keys
+from assetry.services.cache import AssetCache, load_for_delivery
 from assetry.services.content import Content
 from assetry.services.cpu import CpuPool
 from assetry.services.disposal import dispose
@@ -67,9 +67,11 @@ class VersionService:
         processor: ImageProcessor,
         cpu: CpuPool,
         metrics: Metrics,
+        cache: AssetCache,
         *,
         on_enqueued: Any = lambda: None,
     ) -> None:
+        self._cache = cache
         self._db = db
         self._blobs = blobs
         self._processor = processor
@@ -148,21 +150,24 @@ class VersionService:
                 await dispose(self._blobs, [key])
             else:
                 self._metrics.bump("versions_rendered")
+        self._cache.forget(asset.id)
 
     async def _fail(self, versions: list[Version], reason: str) -> None:
         async with self._db.transaction() as tx:
             for v in versions:
                 await tx.assets.finish_version(v.id, status=VersionStatus.FAILED, error=reason)
+        for v in versions:
+            self._cache.forget(v.asset_id)
         self._metrics.bump("versions_failed", len(versions))
 
     async def content(self, asset_id: UUID, name: str, actor: Actor) -> Content:
         """What GET .../versions/{name} serves; a pending version is rendered first.
 
-        Raises AssetNotFound, Hidden, VersionNotFound, RenderFailed (a failed render)."""
-        async with self._db.transaction(write=False) as tx:
-            asset = await tx.assets.get(asset_id)
-            pool = await tx.pools.get(asset.pool)
-        check_visible(asset, actor)
+        Raises AssetNotFound, Unauthenticated, Forbidden, Hidden, VersionNotFound,
+        RenderFailed (a failed render)."""
+        asset, pool = await load_for_delivery(self._db, self._cache, asset_id)
+        access.read_pool(actor, pool)
+        access.check_visible(asset, actor)
         version = asset.version(name)
         if version is None:
             raise VersionNotFound(f"asset {asset_id} has no version {name!r}")
@@ -200,7 +205,8 @@ class VersionService:
         Raises AssetNotFound, Hidden, NotAnImage, InvalidConverter."""
         async with self._db.transaction(write=False) as tx:
             asset = await tx.assets.get(asset_id)
-        check_visible(asset, actor)
+        access.change_asset(actor, asset)
+        access.check_visible(asset, actor)
         if asset.type is not AssetType.IMAGE:
             raise NotAnImage("only images have versions; this asset is a file")
         name = converter_name or asset.converter or "default"
@@ -222,6 +228,7 @@ class VersionService:
             await tx.assets.update(updated)
             await tx.jobs.enqueue("render", {"asset_id": str(asset.id)})
             result = await tx.assets.get(asset.id)
+        self._cache.forget(asset.id)
         await dispose(self._blobs, [v.blob_key for v in old if v.name in names])
         self._on_enqueued()
         return result
@@ -231,10 +238,12 @@ class VersionService:
         VersionNotFound; the original is not a version and cannot be removed this way."""
         async with self._db.transaction() as tx:
             asset = await tx.assets.get(asset_id, for_update=True)
-            check_visible(asset, actor)
+            access.change_asset(actor, asset)
+            access.check_visible(asset, actor)
             removed = await tx.assets.delete_version(asset_id, name)
             await tx.assets.update(replace(asset, modified_by=actor.name, modified_at=now()))
             result = await tx.assets.get(asset_id)
+        self._cache.forget(asset_id)
         await dispose(self._blobs, [removed.blob_key])
         return result
 
@@ -247,6 +256,7 @@ class VersionService:
                         for v in asset.versions]
             old = await tx.assets.set_versions(asset.id, versions)
             await tx.jobs.enqueue("render", {"asset_id": str(asset.id)})
+        self._cache.forget(asset_id)
         await dispose(self._blobs, [v.blob_key for v in old])
         self._on_enqueued()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,9 +14,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from assetry import __version__
 from assetry.bootstrap import Services, open_services
 from assetry.config import Settings
+from assetry.domain.ports import Fetcher
 from assetry.errors import AssetryError
 from assetry.web import errors
 from assetry.web.routes import assets, converters, galleries, health, pools
+
+log = logging.getLogger(__name__)
 
 
 class SecurityHeaders:
@@ -41,9 +45,15 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    fetcher: Fetcher | None = None,
+) -> FastAPI:
     """The ASGI app. With `services` given (tests, embedding) the caller owns their
-    lifetime; otherwise the app opens them from `settings` for its lifespan."""
+    lifetime; otherwise the app opens them from `settings` for its lifespan (`fetcher`
+    replaces the URL-import fetcher, e.g. to let tests import from 127.0.0.1)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,8 +61,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             app.state.services = services
             yield
             return
-        async with open_services(settings or Settings()) as opened:
+        async with open_services(settings or Settings(), fetcher=fetcher) as opened:
             app.state.services = opened
+            if not await opened.tokens.any_active():
+                log.warning(
+                    "no access tokens exist yet, so only anonymous reads of public pools "
+                    "work; create the first admin token with: "
+                    "assetry tokens create --role admin --data-dir %s",
+                    opened.settings.data_dir.resolve())
             yield
 
     app = FastAPI(

@@ -1,4 +1,4 @@
-"""Request dependencies: the services bundle and who is asking."""
+"""Request dependencies: the services bundle, who is asking, and how URLs are signed."""
 
 from __future__ import annotations
 
@@ -7,18 +7,61 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from assetry.bootstrap import Services
-from assetry.domain.model import ANONYMOUS, Actor
+from assetry.domain.model import ANONYMOUS, Actor, Asset, Role
+from assetry.errors import Unauthenticated
+from assetry.web.schemas import Sign
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_actor(request: Request) -> Actor:
-    """Who is asking. Until credentials exist every caller is anonymous."""
-    return ANONYMOUS
+async def get_services(request: Request) -> Services:
+    # async on purpose: FastAPI runs plain-def dependencies in a thread pool, a thread hop
+    # per request for a dictionary lookup.
+    return services_of(request)
+
+
+async def get_actor(request: Request) -> Actor:
+    """The token's actor for `Authorization: Bearer <token>`, anonymous without the
+    header. A malformed header, or an unknown or revoked token, is 401: a client that
+    meant to authenticate must not be quietly served as anonymous."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return ANONYMOUS
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthenticated("use `Authorization: Bearer <token>`")
+    return await services_of(request).tokens.authenticate(secret.strip())
+
+
+async def get_reader(request: Request) -> Actor:
+    """For byte URLs: the caller, or, with a valid `exp` and `sig` for this very path, a
+    reader of it (the signature stands in for a viewer token). A bad signature is 403."""
+    actor = await get_actor(request)
+    if "sig" not in request.query_params and "exp" not in request.query_params:
+        return actor
+    services_of(request).signer.verify(
+        request.url.path, request.query_params.get("exp"), request.query_params.get("sig"))
+    if actor.role is None:
+        return Actor(name=None, role=Role.VIEWER)
+    return actor
+
+
+async def get_sign(request: Request) -> Sign:
+    """Signs the byte URLs of assets in non-public pools (so `<img src>` works without a
+    token); public pools' URLs stay plain, and cacheable by anyone."""
+    services = services_of(request)
+    public = await services.pools.publicity()
+
+    def sign(asset: Asset, url: str) -> str:
+        return url if public.get(asset.pool, False) else services.signer.sign(url)
+
+    return sign
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 ActorDep = Annotated[Actor, Depends(get_actor)]
+ReaderDep = Annotated[Actor, Depends(get_reader)]
+SignDep = Annotated[Sign, Depends(get_sign)]

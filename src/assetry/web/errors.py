@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 STATUS: dict[type[errors.AssetryError], int] = {
     errors.NotFound: 404,
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
     errors.Conflict: 409,
     errors.Invalid: 400,
     errors.Unprocessable: 422,
@@ -63,7 +65,10 @@ async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, errors.Hidden):
         extra = {"reason": "hidden", "modified_by": exc.modified_by,
                  "modification_date": ts(exc.modification_date)}
-    return problem(status, exc.message, field=exc.field, **extra)
+    response = problem(status, exc.message, field=exc.field, **extra)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="assetry"'
+    return response
 
 
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:

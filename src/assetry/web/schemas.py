@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -122,15 +122,23 @@ class HealthOut(BaseModel):
     storage: str
 
 
-def version_json(asset_id: UUID, v: Version) -> dict[str, Any]:
+#: turns a byte URL of an asset into the URL a client gets (signed for non-public pools)
+Sign = Callable[[Asset, str], str]
+
+
+def unsigned(asset: Asset, url: str) -> str:
+    return url
+
+
+def version_json(a: Asset, v: Version, sign: Sign = unsigned) -> dict[str, Any]:
     return {
-        "id": str(v.id), "url": version_url(asset_id, v.name), "width": v.width,
+        "id": str(v.id), "url": sign(a, version_url(a.id, v.name)), "width": v.width,
         "height": v.height, "mime_type": v.mime_type, "size": v.size,
         "status": v.status.value, "created_at": ts(v.created_at), "error": v.error,
     }
 
 
-def asset_json(a: Asset) -> dict[str, Any]:
+def asset_json(a: Asset, sign: Sign = unsigned) -> dict[str, Any]:
     return {
         "id": str(a.id), "pool": a.pool, "type": a.type.value, "filename": a.filename,
         "mime_type": a.mime_type, "size": a.size, "sha256": a.sha256,
@@ -138,27 +146,29 @@ def asset_json(a: Asset) -> dict[str, Any]:
         "converter": a.converter, "metadata": a.metadata, "attached_to": list(a.attached_to),
         "hidden": a.hidden, "creator": a.creator, "modified_by": a.modified_by,
         "created_at": ts(a.created_at), "modified_at": ts(a.modified_at),
-        "url": asset_url(a.id), "content_url": f"{asset_url(a.id)}/content",
-        "versions": {v.name: version_json(a.id, v) for v in a.versions},
+        "url": asset_url(a.id), "content_url": sign(a, f"{asset_url(a.id)}/content"),
+        "versions": {v.name: version_json(a, v, sign) for v in a.versions},
     }
 
 
 def write_json(
     a: Asset,
+    sign: Sign = unsigned,
     *,
     created: Iterable[str] = (),
     modified: Iterable[str] = (),
     removed: Iterable[str] = (),
 ) -> dict[str, Any]:
     """An Asset plus `updated_resources` (always the four keys; the pool changed)."""
-    return {**asset_json(a), "updated_resources": {
+    return {**asset_json(a, sign), "updated_resources": {
         "created": list(created), "modified": list(modified), "removed": list(removed),
         "changed_descendants": [pool_url(a.pool)],
     }}
 
 
-def page_json(page: Page) -> dict[str, Any]:
-    return {"items": [asset_json(a) for a in page.items], "next_cursor": page.next_cursor}
+def page_json(page: Page, sign: Sign = unsigned) -> dict[str, Any]:
+    return {"items": [asset_json(a, sign) for a in page.items],
+            "next_cursor": page.next_cursor}
 
 
 def pool_json(p: Pool) -> dict[str, Any]:
@@ -167,8 +177,8 @@ def pool_json(p: Pool) -> dict[str, Any]:
             "url": pool_url(p.name), "assets_url": f"{pool_url(p.name)}/assets"}
 
 
-def gallery_json(g: Gallery) -> dict[str, Any]:
-    return {"id": g.id, "images": [asset_json(a) for a in g.images]}
+def gallery_json(g: Gallery, sign: Sign = unsigned) -> dict[str, Any]:
+    return {"id": g.id, "images": [asset_json(a, sign) for a in g.images]}
 
 
 def converter_json(c: Converter) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from assetry.errors import Invalid
 from assetry.web import schemas, uploads
 from assetry.web.delivery import respond
-from assetry.web.deps import ActorDep, ServicesDep
+from assetry.web.deps import ActorDep, ReaderDep, ServicesDep, SignDep
 
 router = APIRouter(prefix="/api/assets", tags=["assets"])
 
@@ -23,44 +23,45 @@ BYTES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/{asset_id}", response_model=schemas.AssetOut)
-async def get_asset(asset_id: UUID, services: ServicesDep, actor: ActorDep) -> dict[str, Any]:
-    return schemas.asset_json(await services.assets.get(asset_id, actor))
+async def get_asset(asset_id: UUID, services: ServicesDep, actor: ActorDep, sign: SignDep
+                    ) -> dict[str, Any]:
+    return schemas.asset_json(await services.assets.get(asset_id, actor), sign)
 
 
 @router.put("/{asset_id}", response_model=schemas.AssetWriteOut, openapi_extra=uploads.UPLOAD_DOC)
 async def replace_asset(asset_id: UUID, request: Request, services: ServicesDep,
-                        actor: ActorDep, wait: bool = False) -> dict[str, Any]:
+                        actor: ActorDep, sign: SignDep, wait: bool = False) -> dict[str, Any]:
     """Replace the bytes (same fields as an upload; `file` required). Every version is
     re-rendered and the old blobs are deleted."""
-    limit = await services.ingest.limit_for_asset(asset_id)
+    limit = await services.ingest.admit_replacement(asset_id, actor)
     staged, submission = await uploads.receive(request, services, limit)
     asset = await services.ingest.replace(asset_id, staged, submission, actor)
     asset = await uploads.settled(services, asset, actor, wait)
-    return schemas.write_json(asset, modified=[schemas.asset_url(asset.id)])
+    return schemas.write_json(asset, sign, modified=[schemas.asset_url(asset.id)])
 
 
 @router.patch("/{asset_id}", response_model=schemas.AssetWriteOut)
-async def patch_asset(asset_id: UUID, services: ServicesDep, actor: ActorDep,
+async def patch_asset(asset_id: UUID, services: ServicesDep, actor: ActorDep, sign: SignDep,
                       body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """Change `filename`, `metadata`, `gallery` or `hidden`."""
     asset = await services.assets.patch(asset_id, body, actor)
-    return schemas.write_json(asset, modified=[schemas.asset_url(asset.id)])
+    return schemas.write_json(asset, sign, modified=[schemas.asset_url(asset.id)])
 
 
 @router.delete("/{asset_id}", response_model=schemas.AssetWriteOut)
-async def delete_asset(asset_id: UUID, services: ServicesDep, actor: ActorDep
+async def delete_asset(asset_id: UUID, services: ServicesDep, actor: ActorDep, sign: SignDep
                        ) -> dict[str, Any]:
     """Delete the asset, its versions and every blob; its URLs then answer 404."""
     asset = await services.assets.delete(asset_id, actor)
     removed = [schemas.asset_url(asset.id),
                *(schemas.version_url(asset.id, v.name) for v in asset.versions)]
-    return schemas.write_json(asset, removed=removed)
+    return schemas.write_json(asset, sign, removed=removed)
 
 
 @router.get("/{asset_id}/content", responses=BYTES)
 @router.head("/{asset_id}/content", include_in_schema=False)
 async def get_content(asset_id: UUID, request: Request, services: ServicesDep,
-                      actor: ActorDep) -> Response:
+                      actor: ReaderDep) -> Response:
     """The original bytes, exactly as uploaded."""
     content = await services.assets.content(asset_id, actor)
     return await respond(request, content, services.content, services.settings.cache_max_age)
@@ -69,7 +70,7 @@ async def get_content(asset_id: UUID, request: Request, services: ServicesDep,
 @router.get("/{asset_id}/versions/{name}", responses=BYTES)
 @router.head("/{asset_id}/versions/{name}", include_in_schema=False)
 async def get_version(asset_id: UUID, name: str, request: Request, services: ServicesDep,
-                      actor: ActorDep) -> Response:
+                      actor: ReaderDep) -> Response:
     """A version's bytes; a pending version is rendered first (one render however many
     requests wait); a failed one answers 422 with the reason."""
     content = await services.versions.content(asset_id, name, actor)
@@ -77,15 +78,15 @@ async def get_version(asset_id: UUID, name: str, request: Request, services: Ser
 
 
 @router.delete("/{asset_id}/versions/{name}", response_model=schemas.AssetWriteOut)
-async def delete_version(asset_id: UUID, name: str, services: ServicesDep, actor: ActorDep
-                         ) -> dict[str, Any]:
+async def delete_version(asset_id: UUID, name: str, services: ServicesDep, actor: ActorDep,
+                         sign: SignDep) -> dict[str, Any]:
     asset = await services.versions.delete(asset_id, name, actor)
-    return schemas.write_json(asset, modified=[schemas.asset_url(asset.id)],
+    return schemas.write_json(asset, sign, modified=[schemas.asset_url(asset.id)],
                               removed=[schemas.version_url(asset.id, name)])
 
 
 @router.post("/{asset_id}/convert", response_model=schemas.AssetWriteOut)
-async def convert(asset_id: UUID, services: ServicesDep, actor: ActorDep,
+async def convert(asset_id: UUID, services: ServicesDep, actor: ActorDep, sign: SignDep,
                   body: Annotated[dict[str, Any] | None, Body()] = None,
                   wait: bool = False) -> dict[str, Any]:
     """(Re)make versions with `converter` (default: the asset's), `settings` overriding
@@ -99,20 +100,20 @@ async def convert(asset_id: UUID, services: ServicesDep, actor: ActorDep,
         raise Invalid("must be a converter name", field="converter")
     asset = await services.versions.convert(asset_id, name, body.get("settings"), actor)
     asset = await uploads.settled(services, asset, actor, wait)
-    return schemas.write_json(asset, modified=[schemas.asset_url(asset.id)])
+    return schemas.write_json(asset, sign, modified=[schemas.asset_url(asset.id)])
 
 
 @router.post("/{asset_id}/attachments", response_model=schemas.AssetWriteOut)
-async def attach(asset_id: UUID, services: ServicesDep, actor: ActorDep,
+async def attach(asset_id: UUID, services: ServicesDep, actor: ActorDep, sign: SignDep,
                  body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """Record that another system's resource uses this asset: `{"resource": "..."}`."""
     asset = await services.assets.attach(asset_id, body.get("resource"), actor)
-    return schemas.write_json(asset, modified=[schemas.asset_url(asset.id)])
+    return schemas.write_json(asset, sign, modified=[schemas.asset_url(asset.id)])
 
 
 @router.delete("/{asset_id}/attachments", response_model=schemas.AssetWriteOut)
-async def detach(asset_id: UUID, services: ServicesDep, actor: ActorDep,
+async def detach(asset_id: UUID, services: ServicesDep, actor: ActorDep, sign: SignDep,
                  resource: Annotated[str, Query(min_length=1, max_length=512)]
                  ) -> dict[str, Any]:
     asset = await services.assets.detach(asset_id, resource, actor)
-    return schemas.write_json(asset, modified=[schemas.asset_url(asset.id)])
+    return schemas.write_json(asset, sign, modified=[schemas.asset_url(asset.id)])

@@ -7,35 +7,37 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from assetry.domain.model import Asset
 from assetry.web import schemas, uploads
-from assetry.web.deps import ActorDep, ServicesDep
+from assetry.web.deps import ActorDep, ServicesDep, SignDep
+from assetry.web.schemas import Sign
 
 router = APIRouter(prefix="/api/pools", tags=["pools"])
 
 
 @router.get("", response_model=schemas.PoolListOut)
-async def list_pools(services: ServicesDep) -> dict[str, Any]:
-    return {"items": [schemas.pool_json(p) for p in await services.pools.list()]}
+async def list_pools(services: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+    return {"items": [schemas.pool_json(p) for p in await services.pools.list(actor)]}
 
 
 @router.get("/{name}", response_model=schemas.PoolOut)
-async def get_pool(name: str, services: ServicesDep) -> dict[str, Any]:
-    return schemas.pool_json(await services.pools.get(name))
+async def get_pool(name: str, services: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+    return schemas.pool_json(await services.pools.get(name, actor))
 
 
 @router.put("/{name}", response_model=schemas.PoolOut,
             responses={201: {"model": schemas.PoolOut}})
-async def put_pool(name: str, services: ServicesDep,
+async def put_pool(name: str, services: ServicesDep, actor: ActorDep,
                    body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
-    """Create (201) or update (200) a pool; fields left out keep their value."""
-    pool, created = await services.pools.put(name, body)
+    """Create (201) or update (200) a pool; fields left out keep their value. Admins only."""
+    pool, created = await services.pools.put(name, body, actor)
     return JSONResponse(schemas.pool_json(pool), status_code=201 if created else 200)
 
 
 @router.delete("/{name}", status_code=204)
-async def delete_pool(name: str, services: ServicesDep) -> Response:
-    """Only an empty pool can be deleted (409 otherwise)."""
-    await services.pools.delete(name)
+async def delete_pool(name: str, services: ServicesDep, actor: ActorDep) -> Response:
+    """Only an empty pool can be deleted (409 otherwise). Admins only."""
+    await services.pools.delete(name, actor)
     return Response(status_code=204)
 
 
@@ -44,6 +46,7 @@ async def list_assets(
     pool: str,
     services: ServicesDep,
     actor: ActorDep,
+    sign: SignDep,
     type: Annotated[str | None, Query(description="image or file")] = None,
     gallery: str | None = None,
     attached_to: Annotated[str | None, Query(description="only assets attached to this")] = None,
@@ -55,19 +58,34 @@ async def list_assets(
     page = await services.assets.list(pool, actor, type=type, gallery=gallery,
                                       attached_to=attached_to, attached=attached,
                                       limit=limit, cursor=cursor)
-    return schemas.page_json(page)
+    return schemas.page_json(page, sign)
 
 
 @router.post("/{pool}/assets", status_code=201, response_model=schemas.AssetWriteOut,
              openapi_extra=uploads.UPLOAD_DOC)
 async def upload(pool: str, request: Request, services: ServicesDep, actor: ActorDep,
-                 wait: bool = False) -> JSONResponse:
+                 sign: SignDep, wait: bool = False) -> JSONResponse:
     """Upload a file (multipart, streamed). `wait=true` answers once versions are made."""
-    limit = services.ingest.limit(await services.ingest.pool(pool))
+    limit = await services.ingest.admit(pool, actor)
     staged, submission = await uploads.receive(request, services, limit)
     asset = await services.ingest.create(pool, staged, submission, actor)
     asset = await uploads.settled(services, asset, actor, wait)
-    body = schemas.write_json(asset, created=[
+    return _created(asset, sign)
+
+
+@router.post("/{pool}/imports", status_code=201, response_model=schemas.AssetWriteOut)
+async def import_url(pool: str, services: ServicesDep, actor: ActorDep, sign: SignDep,
+                     body: Annotated[dict[str, Any], Body()], wait: bool = False
+                     ) -> JSONResponse:
+    """Fetch `url` (http/https, public addresses only) and store it exactly as an upload:
+    `{"url": "...", "gallery"?, "converter"?, "metadata"?, "attach_to"?}`."""
+    asset = await services.imports.import_url(pool, body, actor)
+    asset = await uploads.settled(services, asset, actor, wait)
+    return _created(asset, sign)
+
+
+def _created(asset: Asset, sign: Sign) -> JSONResponse:
+    body = schemas.write_json(asset, sign, created=[
         schemas.asset_url(asset.id), *(schemas.version_url(asset.id, v.name)
                                        for v in asset.versions)])
     return JSONResponse(body, status_code=201, headers={"Location": schemas.asset_url(asset.id)})
