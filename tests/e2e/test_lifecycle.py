@@ -9,6 +9,7 @@ import httpx
 from tests.e2e.conftest import blob_files
 from tests.e2e.test_upload import upload
 from tests.support.images import load, solid
+from tests.support.tokens import bearer
 
 
 def files_of(data_dir: Path, asset_id: str) -> set[Path]:
@@ -64,22 +65,33 @@ def test_patch_fields(client: httpx.Client) -> None:
     assert client.patch(body["url"], json={"metadata": [1]}).status_code == 400
 
 
-def test_hidden_asset_is_410_everywhere_until_unhidden(client: httpx.Client) -> None:
+def test_hidden_asset_is_410_below_moderator_until_unhidden(
+    client: httpx.Client, anonymous: httpx.Client, tokens: dict[str, str]
+) -> None:
     body = client.post("/api/pools/default/assets?wait=true",
                        files={"file": ("h.jpg", solid(300, 300))}).json()
     r = client.patch(body["url"], json={"hidden": True})
     assert r.status_code == 200 and r.json()["hidden"] is True
-    for url in (body["url"], body["content_url"], body["versions"]["detail"]["url"]):
-        g = client.get(url)
-        assert g.status_code == 410, url
-        problem = g.json()
-        assert problem["reason"] == "hidden"
-        assert "modified_by" in problem and problem["modification_date"].endswith("Z")
-    listed = client.get("/api/pools/default/assets", params={"limit": 500}).json()["items"]
+    urls = (body["url"], body["content_url"], body["versions"]["detail"]["url"])
+    for headers in ({}, bearer(tokens["viewer"]), bearer(tokens["editor"])):
+        for url in urls:
+            g = anonymous.get(url, headers=headers)
+            assert g.status_code == 410, (url, headers)
+            problem = g.json()
+            assert problem["reason"] == "hidden"
+            assert problem["modified_by"] == "admin"
+            assert problem["modification_date"].endswith("Z")
+    for role in ("moderator", "admin"):
+        for url in urls:
+            assert anonymous.get(url, headers=bearer(tokens[role])).status_code == 200
+        assert anonymous.get(body["url"], headers=bearer(tokens[role])).json()["hidden"] is True
+    listed = anonymous.get("/api/pools/default/assets", params={"limit": 500}).json()["items"]
     assert body["id"] not in [a["id"] for a in listed]
+    listed = client.get("/api/pools/default/assets", params={"limit": 500}).json()["items"]
+    assert body["id"] in [a["id"] for a in listed]
     assert client.patch(body["url"], json={"hidden": False}).status_code == 200
-    assert client.get(body["url"]).status_code == 200
-    assert client.get(body["versions"]["detail"]["url"]).status_code == 200
+    assert anonymous.get(body["url"]).status_code == 200
+    assert anonymous.get(body["versions"]["detail"]["url"]).status_code == 200
 
 
 def test_delete_removes_every_url_and_blob(client: httpx.Client, data_dir: Path) -> None:

@@ -11,7 +11,7 @@ import pyvips
 
 from tests.e2e.test_upload import upload
 from tests.support.images import solid
-from tests.support.server import live_server
+from tests.support.server import admin_client
 
 
 def animated_gif(width: int, height: int, frames: int) -> bytes:
@@ -26,8 +26,7 @@ def animated_gif(width: int, height: int, frames: int) -> bytes:
 @pytest.fixture(scope="module")
 def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     data = tmp_path_factory.mktemp("capped")
-    with live_server(data, max_pixels=1_000_000, render_workers=0) as url, \
-            httpx.Client(base_url=url) as client:
+    with admin_client(data, max_pixels=1_000_000, render_workers=0) as client:
         yield client
 
 

@@ -12,7 +12,8 @@ import httpx
 
 from tests.e2e.test_upload import upload
 from tests.support.images import load, solid
-from tests.support.server import live_server, server_process
+from tests.support.server import admin_client, server_process
+from tests.support.tokens import bearer, make_tokens
 
 
 def counter(client: httpx.Client, name: str) -> int:
@@ -32,7 +33,7 @@ def wait_ready(client: httpx.Client, url: str, timeout: float = 60) -> dict:
 
 
 def test_upload_answers_before_versions_are_rendered(tmp_path: Path) -> None:
-    with live_server(tmp_path, render_workers=0) as url, httpx.Client(base_url=url) as c:
+    with admin_client(tmp_path, render_workers=0) as c:
         body = upload(c, solid(2000, 1500)).json()
         assert {v["status"] for v in body["versions"].values()} == {"pending"}
         assert body["versions"]["detail"]["width"] is None
@@ -47,7 +48,7 @@ def test_background_worker_renders_every_version(client: httpx.Client) -> None:
 
 
 def test_one_decode_renders_all_versions_of_an_asset(tmp_path: Path) -> None:
-    with live_server(tmp_path, render_workers=0) as url, httpx.Client(base_url=url) as c:
+    with admin_client(tmp_path, render_workers=0) as c:
         body = upload(c, solid(1600, 1200)).json()
         assert c.get(body["versions"]["thumbnail"]["url"]).status_code == 200
         assert counter(c, "renders") == 1
@@ -58,11 +59,11 @@ def test_one_decode_renders_all_versions_of_an_asset(tmp_path: Path) -> None:
 
 
 def test_concurrent_gets_of_a_pending_version_cause_one_render(tmp_path: Path) -> None:
-    with live_server(tmp_path, render_workers=0) as url, httpx.Client(base_url=url) as c:
+    with admin_client(tmp_path, render_workers=0) as c:
         body = upload(c, solid(3000, 2000)).json()
-        target = f"{url}{body['versions']['detail']['url']}"
+        target = body["versions"]["detail"]["url"]
         with ThreadPoolExecutor(8) as pool:
-            replies = list(pool.map(lambda _: httpx.get(target, timeout=60), range(8)))
+            replies = list(pool.map(lambda _: c.get(target), range(8)))
         assert [r.status_code for r in replies] == [200] * 8
         assert len({r.content for r in replies}) == 1
         assert counter(c, "renders") == 1
@@ -70,14 +71,15 @@ def test_concurrent_gets_of_a_pending_version_cause_one_render(tmp_path: Path) -
 
 def test_jobs_survive_a_restart(tmp_path: Path) -> None:
     # First life: no workers, so the render job is only in the database when we stop.
+    auth = bearer(make_tokens(tmp_path, {"admin": "admin"})["admin"])
     with server_process(tmp_path, render_workers="0") as (url, proc), \
-            httpx.Client(base_url=url) as c:
+            httpx.Client(base_url=url, headers=auth) as c:
         body = upload(c, solid(1200, 900)).json()
         assert {v["status"] for v in body["versions"].values()} == {"pending"}
         proc.kill()  # no graceful shutdown
         proc.wait()
     with server_process(tmp_path, render_workers="1") as (url, _), \
-            httpx.Client(base_url=url) as c:
+            httpx.Client(base_url=url, headers=auth) as c:
         done = wait_ready(c, body["url"])  # never GETs a version: the job does the work
         assert {v["status"] for v in done["versions"].values()} == {"ready"}
         thumb = load(c.get(body["versions"]["thumbnail"]["url"]).content)

@@ -94,13 +94,16 @@ def test_upload_one_byte_over_the_limit_is_413_and_stores_nothing(
     assert not any((data_dir / "spool").iterdir())
 
 
-def test_upload_refused_from_content_length_before_the_body_is_read(base_url: str) -> None:
+def test_upload_refused_from_content_length_before_the_body_is_read(
+    base_url: str, tokens: dict[str, str]
+) -> None:
     # Announce 100 MiB but send none of it: the answer must come without the body.
     host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
     assert host is not None and port is not None
     with socket.create_connection((host, port), timeout=10) as s:
         s.sendall(b"POST /api/pools/default/assets HTTP/1.1\r\nHost: x\r\n"
                   b"Content-Type: multipart/form-data; boundary=b\r\n"
+                  + f"Authorization: Bearer {tokens['editor']}\r\n".encode() +
                   b"Content-Length: 104857600\r\n\r\n")
         reply = s.recv(65536).decode("latin-1")
     assert reply.startswith("HTTP/1.1 413")

@@ -9,7 +9,7 @@ import pytest
 
 from tests.e2e.test_upload import upload
 from tests.support.images import banded, corpus, load, solid, with_alpha
-from tests.support.server import live_server
+from tests.support.server import admin_client
 
 
 def version(client: httpx.Client, body: dict, name: str) -> httpx.Response:
@@ -125,7 +125,7 @@ def test_cmyk_with_icc_profile_becomes_srgb_without_the_profile(client: httpx.Cl
 
 
 def test_failed_render_is_marked_and_answers_422(tmp_path: Path) -> None:
-    with live_server(tmp_path, render_workers=0) as url, httpx.Client(base_url=url) as c:
+    with admin_client(tmp_path, render_workers=0) as c:
         body = upload(c, solid(300, 300)).json()
         for blob in (tmp_path / "blobs" / "originals").rglob("*"):
             if blob.is_file():

@@ -37,7 +37,7 @@ async def test_gallery_convert_image_and_delete_versions(tmp_path: Path) -> None
         assert isinstance(many, list) and [g.id for g in many] == ["g1"]
 
         await assetry.services.converters.put("small", {"versions": [
-            {"name": "small", "width": 10, "height": 10}]})
+            {"name": "small", "width": 10, "height": 10}]}, assetry.actor)
         original, *versions = await assetry.convert_image(first.id, "small")
         assert isinstance(original, Asset)
         assert {v.name for v in versions} == {"detail", "thumbnail", "small"}

@@ -18,6 +18,7 @@ import httpx
 import uvicorn
 
 from assetry.config import Settings
+from assetry.domain.ports import Fetcher
 from assetry.web.app import create_app
 
 
@@ -28,10 +29,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(data_dir: Path, **settings: Any) -> Iterator[str]:
+def live_server(data_dir: Path, *, fetcher: Fetcher | None = None, **settings: Any
+                ) -> Iterator[str]:
     """Serve the real app on 127.0.0.1 in a background thread; yield its base URL."""
     port = free_port()
-    app = create_app(Settings(data_dir=data_dir, **settings))
+    app = create_app(Settings(data_dir=data_dir, **settings), fetcher=fetcher)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                             lifespan="on")
     server = uvicorn.Server(config)
@@ -81,3 +83,15 @@ def server_process(data_dir: Path, **env: str) -> Iterator[tuple[str, subprocess
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@contextmanager
+def admin_client(data_dir: Path, *, fetcher: Fetcher | None = None, **settings: Any
+                 ) -> Iterator[httpx.Client]:
+    """A live server on `data_dir` and an admin's client for it."""
+    from tests.support.tokens import bearer, make_tokens
+
+    secret = make_tokens(data_dir, {"admin": "admin"})["admin"]
+    with live_server(data_dir, fetcher=fetcher, **settings) as url, \
+            httpx.Client(base_url=url, headers=bearer(secret), timeout=60) as client:
+        yield client

@@ -1,0 +1,129 @@
+"""Delivery benchmark: Assetry serving a stored 30 KB image vs bare Starlette FileResponse.
+
+Both run as one uvicorn worker (uvloop, httptools) on 127.0.0.1; wrk (Debian package
+`wrk`) drives 8 keep-alive connections for a few seconds per round; rounds are
+interleaved and the medians compared, so machine noise hits both sides alike.
+
+    .venv/bin/python bench/bench_delivery.py [--rounds 3] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(url: str, deadline: float = 60) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def wrk(url: str, seconds: int, connections: int) -> tuple[float, float]:
+    """(requests per second, p50 latency in ms) from one wrk run."""
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    assert p50 is not None
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)]
+    return rps, float(p50.group(1)) * scale
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install wrk")
+    source = CORPUS / "thumb_300.jpg"
+    work = Path(tempfile.mkdtemp(prefix="assetry-bench-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    env = {**os.environ, "ASSETRY_RENDER_WORKERS": "0", "ASSETRY_LOG_LEVEL": "warning"}
+    try:
+        data = work / "data"
+        token = subprocess.run(
+            [sys.executable, "-m", "assetry", "tokens", "create", "--role", "admin",
+             "--data-dir", str(data)], capture_output=True, text=True, check=True, env=env,
+        ).stdout.strip()
+        ours_port, bare_port = free_port(), free_port()
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "assetry", "serve", "--port", str(ours_port),
+             "--data-dir", str(data)], env=env, stderr=subprocess.DEVNULL))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "_bare_starlette:app", "--port", str(bare_port),
+             "--log-level", "warning", "--no-server-header"],
+            cwd=Path(__file__).parent, env={**env, "BENCH_FILE": str(source)}))
+        ours = f"http://127.0.0.1:{ours_port}"
+        bare = f"http://127.0.0.1:{bare_port}/file"
+        wait_up(f"{ours}/health")
+        wait_up(bare)
+        asset = httpx.post(f"{ours}/api/pools/default/assets?wait=true",
+                           headers={"Authorization": f"Bearer {token}"},
+                           files={"file": ("thumb.jpg", source.read_bytes())}, timeout=60).json()
+        targets = {
+            "bare Starlette FileResponse": bare,
+            "assetry original (content)": f"{ours}{asset['content_url']}",
+            "assetry version (thumbnail)": f"{ours}{asset['versions']['thumbnail']['url']}",
+        }
+        for url in targets.values():  # warm up, and check every target answers 200
+            assert httpx.get(url).status_code == 200, url
+            wrk(url, 1, args.connections)
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
+        for _ in range(args.rounds):
+            for name, url in targets.items():
+                results[name].append(wrk(url, args.seconds, args.connections))
+        base = statistics.median(r for r, _ in results["bare Starlette FileResponse"])
+        print(f"{source.name} ({source.stat().st_size} bytes), 1 uvicorn worker each, "
+              f"wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} interleaved rounds")
+        print(f"{'target':32} {'req/s (median)':>15} {'p50 ms':>8} {'vs bare':>8}")
+        summary = {}
+        for name, runs in results.items():
+            rps = statistics.median(r for r, _ in runs)
+            p50 = statistics.median(p for _, p in runs)
+            summary[name] = {"rps": rps, "p50_ms": p50, "ratio": rps / base}
+            print(f"{name:32} {rps:15.0f} {p50:8.2f} {rps / base:8.2f}")
+        (work / "result.json").write_text(json.dumps(summary, indent=2))
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

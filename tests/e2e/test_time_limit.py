@@ -1,0 +1,19 @@
+"""Processing has a time limit: a slow decode or render fails cleanly, never hangs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.e2e.test_upload import upload
+from tests.support.images import corpus, solid
+from tests.support.server import admin_client
+
+
+def test_processing_over_the_time_limit_is_422_and_the_server_stays_up(tmp_path: Path) -> None:
+    photo = corpus("photo_24mp.jpg").read_bytes()  # a full decode takes well over 20 ms
+    with admin_client(tmp_path, render_timeout=0.02, render_workers=0) as client:
+        r = upload(client, photo)
+        assert r.status_code == 422, r.text
+        assert "longer than" in r.json()["detail"]
+        assert client.get("/health").status_code == 200
+        assert upload(client, solid(16, 16)).status_code == 201
