@@ -24,10 +24,10 @@ SAME_FORMAT: dict[str, str] = {
 }
 
 #: `file` assets of these types may be shown inline; everything else is an attachment.
-#: Never text/html, image/svg+xml or anything a browser would run.
+#: Never text/html, image/svg+xml, PDF (viewers run scripts and forms) or anything else
+#: a browser would execute.
 SAFE_INLINE: frozenset[str] = IMAGE_TYPES | frozenset({
-    "application/pdf", "text/plain", "audio/mpeg", "audio/ogg", "audio/wav",
-    "video/mp4", "video/webm",
+    "text/plain", "audio/mpeg", "audio/ogg", "audio/wav", "video/mp4", "video/webm",
 })
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -83,10 +83,11 @@ def parse_resource(raw: Any, field: str = "resource") -> str:
     return raw
 
 
-def parse_gallery(raw: str | None) -> str | None:
+def parse_gallery(raw: Any) -> str | None:
+    """A gallery id, or None for "the default". Raises Invalid."""
     if raw is None or raw == "":
         return None
-    if not GALLERY_RE.match(raw):
+    if not isinstance(raw, str) or not GALLERY_RE.match(raw):
         raise Invalid("gallery ids are 1-128 of A-Z a-z 0-9 . _ : -", field="gallery")
     return raw
 

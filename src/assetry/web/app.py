@@ -17,6 +17,7 @@ from assetry.config import Settings
 from assetry.domain.ports import Fetcher
 from assetry.errors import AssetryError
 from assetry.web import errors
+from assetry.web.auth import Authentication
 from assetry.web.routes import assets, converters, galleries, health, pools
 
 log = logging.getLogger(__name__)
@@ -85,5 +86,6 @@ def create_app(
     app.add_exception_handler(Exception, errors.on_unexpected)
     for module in (pools, assets, galleries, converters, health):
         app.include_router(module.router)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(Authentication)
+    app.add_middleware(SecurityHeaders)  # outermost: its headers go on every answer
     return app

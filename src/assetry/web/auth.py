@@ -1,0 +1,53 @@
+"""Authentication at the edge: who is asking, settled before any route reads the body."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from assetry.domain.model import ANONYMOUS, Actor
+from assetry.errors import Unauthenticated
+from assetry.web.errors import problem
+
+#: methods that only read; every other method of the API needs credentials
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Authentication:
+    """Resolve `Authorization: Bearer <token>` into an Actor (`scope["state"]["actor"]`).
+
+    Runs before routing so that credentials are checked first: a request without them to
+    a writing method, or with a malformed, unknown or revoked token, is 401 before its
+    body is parsed or any asset is looked up (so it can learn nothing, not even whether
+    an id exists). What each role may then do is decided by the services.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            actor = await self._actor(scope)
+            if actor.role is None and scope["method"] not in READS:
+                raise Unauthenticated("changes need credentials: Authorization: Bearer <token>")
+        except Unauthenticated as exc:
+            response = problem(401, exc.message)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="assetry"'
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["actor"] = actor
+        await self.app(scope, receive, send)
+
+    async def _actor(self, scope: Scope) -> Actor:
+        header = next((v.decode("latin-1") for k, v in scope["headers"]
+                       if k == b"authorization"), None)
+        if header is None:
+            return ANONYMOUS
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthenticated("use `Authorization: Bearer <token>`")
+        services = scope["app"].state.services
+        actor: Actor = await services.tokens.authenticate(secret.strip())
+        return actor
