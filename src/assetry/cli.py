@@ -160,6 +160,11 @@ def mask_url(url: str | None) -> str | None:
     if not url:
         return url
     parts = urlsplit(url)
+    secret_keys = ("secret", "password", "token", "key")
+    if not parts.password and not any(
+        s in k.lower() for k, _ in parse_qsl(parts.query) for s in secret_keys
+    ):
+        return url  # nothing to hide; keep the URL exactly (sqlite:////abs/path)
     netloc = parts.netloc
     if parts.password:
         netloc = netloc.replace(f":{parts.password}@", ":***@")

@@ -87,8 +87,9 @@ class Settings(BaseSettings):
     )
     import_allowed_ports: list[int] = Field(
         default_factory=list,
-        description="Ports URL imports may use besides the defaults (80 for http, 443 for "
-        "https), comma-separated JSON list, e.g. [8080]. Addresses are always checked.",
+        description="Extra ports URL imports may use, as a JSON list, e.g. [8080]. Unset, "
+        "http may use 80 and https 443; set, either scheme may use 80, 443 or these. "
+        "Addresses are always checked.",
     )
     delivery_cache_ttl: float = Field(
         2.0,

@@ -111,6 +111,8 @@ def test_import_failures_store_nothing(importer: tuple[httpx.Client, Path],
     r = client.post(f"/api/pools/{pool}/imports", json={"url": f"{remote[0]}{path}"})
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/problem+json"
+    if status == 413:
+        assert r.json()["errors"][0]["field"] == "url"
     assert originals() == before
     assert ids() == listed
     assert not list((data / "spool").glob("*"))
@@ -133,6 +135,17 @@ def test_strict_default_policy_refuses_loopback(tmp_path: Path, remote: tuple[st
         r = client.post("/api/pools/default/imports", json={"url": f"{remote[0]}/photo.png"})
         assert r.status_code == 422
         assert client.get("/api/pools/default/assets").json()["items"] == []
+
+
+def test_import_fields_are_checked_before_fetching(importer: tuple[httpx.Client, Path],
+                                                  remote: tuple[str, list]) -> None:
+    before = len(remote[1])
+    for bad in ({"metadata": "[1"}, {"gallery": "has space"}, {"attach_to": ["x" * 600]},
+                {"converter": 3}):
+        r = importer[0].post("/api/pools/default/imports",
+                             json={"url": f"{remote[0]}/photo.png", **bad})
+        assert r.status_code == 400, (bad, r.text)
+    assert len(remote[1]) == before  # the remote server was never asked
 
 
 def test_import_request_checks(importer: tuple[httpx.Client, Path]) -> None:

@@ -83,7 +83,10 @@ def test_hidden_asset_is_410_below_moderator_until_unhidden(
             assert problem["modification_date"].endswith("Z")
     for role in ("moderator", "admin"):
         for url in urls:
-            assert anonymous.get(url, headers=bearer(tokens[role])).status_code == 200
+            r = anonymous.get(url, headers=bearer(tokens[role]))
+            assert r.status_code == 200
+            if url != body["url"]:  # bytes of a hidden asset: never in a shared cache
+                assert r.headers["cache-control"].startswith("private")
         assert anonymous.get(body["url"], headers=bearer(tokens[role])).json()["hidden"] is True
     listed = anonymous.get("/api/pools/default/assets", params={"limit": 500}).json()["items"]
     assert body["id"] not in [a["id"] for a in listed]

@@ -29,6 +29,12 @@ def check_visible(asset: Asset, actor: Actor) -> None:
         raise Hidden(modified_by=asset.modified_by, modification_date=asset.modified_at)
 
 
+def can_read(actor: Actor, pool: Pool, asset: Asset) -> bool:
+    """Whether `actor` may read this asset of this pool (for filtering lists)."""
+    return (pool.public or actor.role is not None) and not (
+        asset.hidden and not actor.sees_hidden)
+
+
 def read_pool(actor: Actor, pool: Pool) -> None:
     """Reading a pool's assets: anyone for a public pool, viewers and above otherwise."""
     if not pool.public:

@@ -81,7 +81,7 @@ class AssetService:
         return Content(key=asset.blob_key, size=asset.size, sha256=asset.sha256,
                        mime_type=asset.mime_type, filename=asset.filename,
                        asset_type=asset.type, modified_at=asset.modified_at,
-                       public=pool.public)
+                       public=pool.public and not asset.hidden)
 
     async def patch(self, asset_id: UUID, body: Mapping[str, Any], actor: Actor) -> Asset:
         """Change filename, metadata, gallery or hidden (moderators only). Raises

@@ -22,7 +22,8 @@ class Content:
     filename: str
     asset_type: AssetType
     modified_at: datetime
-    public: bool  #: the pool is readable by anyone, so shared caches may keep it
+    #: anyone may read it (public pool, not hidden), so shared caches may keep it
+    public: bool
 
 
 class ContentReader:

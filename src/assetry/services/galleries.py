@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from assetry.domain.model import Actor, Asset, Gallery
 from assetry.domain.ports import Database
 from assetry.errors import GalleryNotFound, Invalid
+from assetry.services import access
 
 MAX_IDS = 100
 
@@ -32,14 +33,10 @@ class GalleryService:
         ids = list(dict.fromkeys(gallery_ids))
         async with self._db.transaction(write=False) as tx:
             images = await tx.assets.in_galleries(ids)
-            public = {p.name: p.public for p in await tx.pools.list()}
-        reads_all = actor.role is not None  # every role may read non-public pools
+            pools = {p.name: p for p in await tx.pools.list()}
         by_id: dict[str, list[Asset]] = {i: [] for i in ids}
         for asset in images:
             # A gallery may span pools: show only what this caller could read one by one.
-            if asset.hidden and not actor.sees_hidden:
-                continue
-            if not (reads_all or public.get(asset.pool, False)):
-                continue
-            by_id[asset.gallery].append(asset)
+            if access.can_read(actor, pools[asset.pool], asset):
+                by_id[asset.gallery].append(asset)
         return [Gallery(id=i, images=tuple(by_id[i])) for i in ids if by_id[i]]

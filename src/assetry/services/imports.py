@@ -7,8 +7,14 @@ from typing import Any
 
 from assetry.domain.model import Actor, Asset
 from assetry.domain.ports import Fetcher
-from assetry.errors import Invalid
-from assetry.services.ingest import IngestService, Submission
+from assetry.errors import Invalid, TooLarge
+from assetry.services.ingest import (
+    IngestService,
+    Submission,
+    parse_gallery,
+    parse_metadata,
+    parse_resource,
+)
 
 _FIELDS = {"url", "gallery", "converter", "metadata", "attach_to"}
 
@@ -34,13 +40,20 @@ class ImportService:
         attach_to = (attach,) if isinstance(attach, str) else attach
         if not isinstance(attach_to, list | tuple):
             raise Invalid("must be a resource or a list of resources", field="attach_to")
-        for name in ("gallery", "converter"):
-            if body.get(name) is not None and not isinstance(body[name], str):
-                raise Invalid("must be a string", field=name)
+        if body.get("converter") is not None and not isinstance(body["converter"], str):
+            raise Invalid("must be a string", field="converter")
+        # Everything that can be checked without the bytes is checked before fetching.
+        parse_metadata(body.get("metadata"))
+        parse_gallery(body.get("gallery"))
+        attach_to = [parse_resource(r, "attach_to") for r in attach_to]
         limit = await self._ingest.admit(pool, actor)
-        fetched = await self._fetcher.fetch(
-            url, limit=limit, sink=lambda chunks: self._ingest.stage(chunks, limit=limit)
-        )
+        try:
+            fetched = await self._fetcher.fetch(
+                url, limit=limit, sink=lambda chunks: self._ingest.stage(chunks, limit=limit)
+            )
+        except TooLarge as exc:
+            exc.field = "url"
+            raise
         return await self._ingest.create(pool, fetched.staged, Submission(
             filename=fetched.filename, gallery=body.get("gallery"),
             converter=body.get("converter"), metadata=body.get("metadata"),

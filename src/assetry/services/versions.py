@@ -192,7 +192,7 @@ class VersionService:
             key=version.blob_key, size=version.size or 0, sha256=version.sha256 or "",
             mime_type=version.mime_type or "application/octet-stream",
             filename=_version_filename(asset, version), asset_type=AssetType.IMAGE,
-            modified_at=version.created_at, public=pool.public,
+            modified_at=version.created_at, public=pool.public and not asset.hidden,
         )
 
     async def convert(
