@@ -37,7 +37,7 @@ typecheck: $(VENV)/.installed-test
 test: system-deps $(VENV)/.installed-test lint typecheck
 	$(BIN)/pytest
 
-bench: $(VENV)/.installed-test
+bench: system-deps $(VENV)/.installed-test
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_delivery.py
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Assetry and its tests need, when they are missing.
-# libmagic1: content sniffing; postgresql: the real PostgreSQL the tests start.
+# libmagic1: content sniffing; postgresql: the real PostgreSQL the tests start;
+# wrk: the load generator of bench/bench_delivery.py.
 set -euo pipefail
-wanted=(libmagic1 postgresql)
+wanted=(libmagic1 postgresql wrk)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
