@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	touch $@
 
 system-deps:
-	@bash scripts/system-deps.sh
+	@bash scripts/system-deps.sh libmagic1 postgresql
 
 serve: system-deps $(VENV)/.installed
 	$(BIN)/assetry migrate --data-dir $(DATA_DIR)
@@ -37,7 +37,8 @@ typecheck: $(VENV)/.installed-test
 test: system-deps $(VENV)/.installed-test lint typecheck
 	$(BIN)/pytest
 
-bench: system-deps $(VENV)/.installed-test
+bench: $(VENV)/.installed-test
+	@bash scripts/system-deps.sh wrk
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_delivery.py
 

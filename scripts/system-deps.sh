@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Assetry and its tests need, when they are missing.
-# libmagic1: content sniffing; postgresql: the real PostgreSQL the tests start;
-# wrk: the load generator of bench/bench_delivery.py.
+# Installs the Debian packages given as arguments when they are missing (as root, with
+# apt-get); elsewhere it names the missing ones and leaves the rest to the operator.
+#   make serve/test: libmagic1 (content sniffing), postgresql (the real server tests start)
+#   make bench:      wrk (the load generator of bench/bench_delivery.py)
 set -euo pipefail
-wanted=(libmagic1 postgresql wrk)
+wanted=("$@")
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

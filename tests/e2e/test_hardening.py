@@ -22,8 +22,7 @@ import pytest
 import pyvips
 
 from tests.support.images import solid
-from tests.support.logged_server import ServedProcess, logged_server_process
-from tests.support.server import admin_client
+from tests.support.server import ServedProcess, admin_client, server_process
 from tests.support.tokens import bearer, make_tokens
 
 VARIANTS = 40
@@ -56,7 +55,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     data_dir = tmp_path_factory.mktemp("hardening")
     log = tmp_path_factory.mktemp("hardening-log") / "serve.log"
     secret = make_tokens(data_dir, {"admin": "admin", "editor": "editor"})["admin"]
-    with logged_server_process(data_dir, log, render_workers="1", log_level="warning") as served, \
+    with server_process(data_dir, log=log, render_workers="1", log_level="warning") as served, \
             httpx.Client(base_url=served.url, headers=bearer(secret), timeout=30) as admin, \
             httpx.Client(base_url=served.url, timeout=30) as anonymous:
         yield Target(served, data_dir, admin, anonymous)

@@ -72,14 +72,14 @@ def test_concurrent_gets_of_a_pending_version_cause_one_render(tmp_path: Path) -
 def test_jobs_survive_a_restart(tmp_path: Path) -> None:
     # First life: no workers, so the render job is only in the database when we stop.
     auth = bearer(make_tokens(tmp_path, {"admin": "admin"})["admin"])
-    with server_process(tmp_path, render_workers="0") as (url, proc), \
-            httpx.Client(base_url=url, headers=auth) as c:
+    with server_process(tmp_path, render_workers="0") as first, \
+            httpx.Client(base_url=first.url, headers=auth) as c:
         body = upload(c, solid(1200, 900)).json()
         assert {v["status"] for v in body["versions"].values()} == {"pending"}
-        proc.kill()  # no graceful shutdown
-        proc.wait()
-    with server_process(tmp_path, render_workers="1") as (url, _), \
-            httpx.Client(base_url=url, headers=auth) as c:
+        first.proc.kill()  # no graceful shutdown
+        first.proc.wait()
+    with server_process(tmp_path, render_workers="1") as second, \
+            httpx.Client(base_url=second.url, headers=auth) as c:
         done = wait_ready(c, body["url"])  # never GETs a version: the job does the work
         assert {v["status"] for v in done["versions"].values()} == {"ready"}
         thumb = load(c.get(body["versions"]["thumbnail"]["url"]).content)

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,30 +52,47 @@ def live_server(data_dir: Path, *, fetcher: Fetcher | None = None, **settings: A
         thread.join(timeout=30)
 
 
+@dataclass
+class ServedProcess:
+    """`assetry serve` in its own process; its output goes to `log`."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
 @contextmanager
-def server_process(data_dir: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Run `assetry serve` as its own process (for crash and restart tests)."""
+def server_process(data_dir: Path, *, log: Path | None = None, **env: str
+                   ) -> Iterator[ServedProcess]:
+    """Run `assetry serve` as its own process (for crash, restart and first-start tests).
+
+    Its output goes to a file, never a pipe nobody reads (a chatty server would fill the
+    pipe and block); a crash is a connection error here, not the end of pytest."""
     port = free_port()
+    log = log or data_dir.parent / f"{data_dir.name}-serve.log"
     environ = {**os.environ, **{f"ASSETRY_{k.upper()}": v for k, v in env.items()}}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assetry", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--data-dir", str(data_dir)],
-        env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
+    with log.open("ab") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assetry", "serve", "--host", "127.0.0.1", "--port",
+             str(port), "--data-dir", str(data_dir)],
+            env=environ, stdout=sink, stderr=subprocess.STDOUT,
+        )
+    served = ServedProcess(f"http://127.0.0.1:{port}", proc, log)
     deadline = time.monotonic() + 60
     try:
         while True:
             try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{served.url}/health", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"assetry serve did not start: {err[-2000:]}")
+                raise RuntimeError(f"assetry serve did not start: {served.log_tail()}")
             time.sleep(0.1)
-        yield url, proc
+        yield served
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
