@@ -112,6 +112,20 @@ def test_exif_orientation_is_applied(client: httpx.Client) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("name", "mime"), [("photo_12mp.heic", "image/heic"),
+                                            ("photo_12mp.webp", "image/webp")])
+def test_heic_and_webp_photos_get_versions(client: httpx.Client, name: str, mime: str) -> None:
+    body = upload(client, corpus(name).read_bytes(), filename=name).json()
+    assert (body["type"], body["mime_type"]) == ("image", mime)
+    assert (body["width"], body["height"]) == (4000, 3000)
+    r = version(client, body, "detail")
+    # No HEIC encoder here: `format: same` writes HEIC's versions as JPEG.
+    assert r.headers["content-type"] == ("image/jpeg" if mime == "image/heic" else mime)
+    out = load(r.content)
+    assert (out.width, out.height) == (800, 800)
+
+
+@pytest.mark.slow
 def test_cmyk_with_icc_profile_becomes_srgb_without_the_profile(client: httpx.Client) -> None:
     cmyk = upload(client, corpus("photo_3mp_cmyk.jpg").read_bytes()).json()
     rgb = upload(client, corpus("photo_12mp.jpg").read_bytes()).json()
