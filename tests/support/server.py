@@ -109,7 +109,7 @@ def admin_client(data_dir: Path, *, fetcher: Fetcher | None = None, **settings: 
     """A live server on `data_dir` and an admin's client for it."""
     from tests.support.tokens import bearer, make_tokens
 
-    secret = make_tokens(data_dir, {"admin": "admin"})["admin"]
+    secret = make_tokens(data_dir, {"admin": "admin"}, **settings)["admin"]
     with live_server(data_dir, fetcher=fetcher, **settings) as url, \
             httpx.Client(base_url=url, headers=bearer(secret), timeout=60) as client:
         yield client

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from assetry.bootstrap import open_services
 from assetry.config import Settings
 
 
-def make_tokens(data_dir: Path, roles: dict[str, str]) -> dict[str, str]:
-    """Create one token per name -> role in the data dir; return name -> secret."""
+def make_tokens(data_dir: Path, roles: dict[str, str], **settings: Any) -> dict[str, str]:
+    """Create one token per name -> role in the service's database (the data dir's, or
+    `settings["database_url"]`); return name -> secret."""
 
     async def run() -> dict[str, str]:
-        async with open_services(Settings(data_dir=data_dir), run_worker=False) as services:
+        config = Settings(data_dir=data_dir, **settings)
+        async with open_services(config, run_worker=False) as services:
             return {name: (await services.tokens.create(role, name))[1]
                     for name, role in roles.items()}
 

@@ -1,4 +1,5 @@
-"""Fixtures for the contract suites: real back-end servers, started once per session."""
+"""Session fixtures: the real back-end servers (PostgreSQL, SeaweedFS), started once and
+shared by the contract suites and the end-to-end tests that run the service on them."""
 
 from __future__ import annotations
 
