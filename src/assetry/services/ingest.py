@@ -261,28 +261,31 @@ class IngestService:
             key = keys.original_key(asset.id)
             await self._blobs.put_file(key, staged.path)
             at = now()
+            changes: dict[str, Any] = {
+                "mime_type": mime, "size": staged.size, "sha256": staged.sha256,
+                "blob_key": key, "width": info.width if info else None,
+                "height": info.height if info else None, "frames": info.frames if info else 1,
+                "modified_by": actor.name, "modified_at": at,
+            }
+            if sub.filename:
+                changes["filename"] = sanitize_filename(sub.filename)
+            if metadata is not None:
+                changes["metadata"] = metadata
+            if gallery:
+                changes["gallery"] = gallery
             if converter is not None:
-                versions = pending_versions(asset.id, converter, at)
-            else:
-                versions = [
-                    Version(id=new_id(), asset_id=asset.id, name=v.name, spec=v.spec,
-                            status=VersionStatus.PENDING, created_at=at)
-                    for v in asset.versions
-                ]
-            updated = replace(
-                asset,
-                filename=sanitize_filename(sub.filename) if sub.filename else asset.filename,
-                mime_type=mime, size=staged.size, sha256=staged.sha256, blob_key=key,
-                width=info.width if info else None, height=info.height if info else None,
-                frames=info.frames if info else 1,
-                metadata=metadata if metadata is not None else asset.metadata,
-                gallery=gallery or asset.gallery,
-                converter=converter.name if converter else asset.converter,
-                modified_by=actor.name, modified_at=at, versions=tuple(versions),
-            )
+                changes["converter"] = converter.name
             try:
                 async with self._db.transaction() as tx:
+                    # Changes made since the checks above (a patch, a convert) are kept:
+                    # the replacement applies to the row as it is now.
                     current = await tx.assets.get(asset.id, for_update=True)
+                    versions = (
+                        pending_versions(asset.id, converter, at) if converter is not None
+                        else [Version(id=new_id(), asset_id=asset.id, name=v.name, spec=v.spec,
+                                      status=VersionStatus.PENDING, created_at=at)
+                              for v in current.versions])
+                    updated = replace(current, **changes, versions=tuple(versions))
                     await tx.assets.update(updated)
                     old_versions = await tx.assets.set_versions(asset.id, versions)
                     if versions:
