@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from assetry.domain.model import AssetType
 from assetry.domain.ports import BlobStore
@@ -36,8 +35,3 @@ class ContentReader:
                ) -> AsyncIterator[bytes]:
         """The bytes [start, end). Raises BlobNotFound on first iteration if missing."""
         return self._blobs.stream(content.key, start, end)
-
-    def local_path(self, content: Content) -> Path | None:
-        """A local file holding the bytes, when the store is a local directory."""
-        local = getattr(self._blobs, "local_path", None)
-        return local(content.key) if local is not None else None
