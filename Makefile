@@ -41,6 +41,8 @@ bench: $(VENV)/.installed-test
 	@bash scripts/system-deps.sh wrk
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_delivery.py
+	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_load.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

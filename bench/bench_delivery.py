@@ -1,8 +1,9 @@
 """Delivery benchmark: Assetry serving a stored 30 KB image vs bare Starlette FileResponse.
 
-Both run as one uvicorn worker (uvloop, httptools) on 127.0.0.1; wrk (Debian package
-`wrk`) drives 8 keep-alive connections for a few seconds per round; rounds are
-interleaved and the medians compared, so machine noise hits both sides alike.
+Both run as one uvicorn worker (uvloop, httptools) on 127.0.0.1, and again as two
+worker processes each (Assetry's default on this 2-core machine: one per core); wrk
+(Debian package `wrk`) drives 8 keep-alive connections for a few seconds per round;
+rounds are interleaved and the medians compared, so machine noise hits both alike.
 
     .venv/bin/python bench/bench_delivery.py [--rounds 3] [--seconds 5]
 """
@@ -69,7 +70,8 @@ def main() -> None:
     source = CORPUS / "thumb_300.jpg"
     work = Path(tempfile.mkdtemp(prefix="assetry-bench-"))
     procs: list[subprocess.Popen[bytes]] = []
-    env = {**os.environ, "ASSETRY_RENDER_WORKERS": "0", "ASSETRY_LOG_LEVEL": "warning"}
+    env = {**os.environ, "ASSETRY_RENDER_WORKERS": "0", "ASSETRY_LOG_LEVEL": "warning",
+           "ASSETRY_PROCESSES": "1"}
     try:
         data = work / "data"
         token = subprocess.run(
@@ -77,17 +79,23 @@ def main() -> None:
              "--data-dir", str(data)], capture_output=True, text=True, check=True, env=env,
         ).stdout.strip()
         ours_port, bare_port = free_port(), free_port()
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "assetry", "serve", "--port", str(ours_port),
-             "--data-dir", str(data)], env=env, stderr=subprocess.DEVNULL))
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "_bare_starlette:app", "--port", str(bare_port),
-             "--log-level", "warning", "--no-server-header"],
-            cwd=Path(__file__).parent, env={**env, "BENCH_FILE": str(source)}))
+        ours2_port, bare2_port = free_port(), free_port()
+        for port, processes in ((ours_port, "1"), (ours2_port, "2")):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "assetry", "serve", "--port", str(port),
+                 "--data-dir", str(data), "--processes", processes],
+                env=env, stderr=subprocess.DEVNULL))
+        for port, workers in ((bare_port, "1"), (bare2_port, "2")):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "_bare_starlette:app", "--port", str(port),
+                 "--log-level", "warning", "--no-server-header", "--workers", workers],
+                cwd=Path(__file__).parent, env={**env, "BENCH_FILE": str(source)}))
         ours = f"http://127.0.0.1:{ours_port}"
+        ours2 = f"http://127.0.0.1:{ours2_port}"
         bare = f"http://127.0.0.1:{bare_port}/file"
-        wait_up(f"{ours}/health")
-        wait_up(bare)
+        bare2 = f"http://127.0.0.1:{bare2_port}/file"
+        for url in (f"{ours}/health", f"{ours2}/health", bare, bare2):
+            wait_up(url)
         asset = httpx.post(f"{ours}/api/pools/default/assets?wait=true",
                            headers={"Authorization": f"Bearer {token}"},
                            files={"file": ("thumb.jpg", source.read_bytes())}, timeout=60).json()
@@ -95,6 +103,8 @@ def main() -> None:
             "bare Starlette FileResponse": bare,
             "assetry original (content)": f"{ours}{asset['content_url']}",
             "assetry version (thumbnail)": f"{ours}{asset['versions']['thumbnail']['url']}",
+            "bare Starlette, 2 workers": bare2,
+            "assetry version, 2 processes": f"{ours2}{asset['versions']['thumbnail']['url']}",
         }
         for url in targets.values():  # warm up, and check every target answers 200
             assert httpx.get(url).status_code == 200, url
@@ -103,12 +113,15 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, url in targets.items():
                 results[name].append(wrk(url, args.seconds, args.connections))
-        base = statistics.median(r for r, _ in results["bare Starlette FileResponse"])
-        print(f"{source.name} ({source.stat().st_size} bytes), 1 uvicorn worker each, "
-              f"wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} interleaved rounds")
+        base1 = statistics.median(r for r, _ in results["bare Starlette FileResponse"])
+        base2 = statistics.median(r for r, _ in results["bare Starlette, 2 workers"])
+        print(f"{source.name} ({source.stat().st_size} bytes), "
+              f"wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} interleaved rounds;"
+              " 'vs bare' compares the same number of processes")
         print(f"{'target':32} {'req/s (median)':>15} {'p50 ms':>8} {'vs bare':>8}")
         summary = {}
         for name, runs in results.items():
+            base = base2 if "2 " in name else base1
             rps = statistics.median(r for r, _ in runs)
             p50 = statistics.median(p for _, p in runs)
             summary[name] = {"rps": rps, "p50_ms": p50, "ratio": rps / base}

@@ -34,6 +34,7 @@ from assetry.services.ingest import IngestService
 from assetry.services.maintenance import MaintenanceService
 from assetry.services.metrics import Metrics
 from assetry.services.pools import PoolService
+from assetry.services.rendering import Renderer
 from assetry.services.signing import UrlSigner
 from assetry.services.tokens import TokenService
 from assetry.services.versions import VersionService
@@ -114,12 +115,15 @@ async def open_services(
         spool = DiskSpool(settings.spool_dir)
         spool.sweep(older_than=3600)
         processor = VipsProcessor()
-        cpu = CpuPool(settings.render_threads, settings.render_timeout)
+        cpu = CpuPool(settings.render_threads, settings.render_timeout,
+                      on_demand_queue=settings.render_queue)
         stack.callback(cpu.close)
         metrics = Metrics()
         cache = AssetCache(settings.delivery_cache_ttl)
         wake = _Wake()
-        versions = VersionService(db, blobs, processor, cpu, metrics, cache, on_enqueued=wake)
+        renderer = Renderer(processor, cpu, blobs, metrics)
+        versions = VersionService(db, blobs, renderer, metrics, cache,
+                                  scratch=settings.spool_dir, on_enqueued=wake)
         worker = Worker(
             db.jobs, handlers(versions),
             concurrency=max(1, settings.render_workers),
@@ -128,7 +132,7 @@ async def open_services(
         )
         wake.target = worker
         ingest = IngestService(
-            db, blobs, spool, processor, cpu, metrics,
+            db, blobs, spool, processor, cpu, metrics, renderer,
             max_pixels=settings.max_pixels, max_upload_size=settings.max_upload_size,
             on_enqueued=wake, cache=cache,
         )

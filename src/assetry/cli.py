@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -41,19 +42,42 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (ASSETRY_PORT).")] = None,
     data_dir: DataDir = None,
     workers: Annotated[int | None, typer.Option(help="Background render workers.")] = None,
+    processes: Annotated[int | None, typer.Option(
+        help="HTTP worker processes (ASSETRY_PROCESSES); 0: one per CPU core.")] = None,
 ) -> None:
-    """Serve the HTTP API (migrations are applied first)."""
+    """Serve the HTTP API on every core (migrations are applied first).
+
+    Example: assetry serve --host 127.0.0.1 --port 8000 --data-dir /srv/assetry
+    """
     import uvicorn
 
+    from assetry.bootstrap import migrate_database
+    from assetry.process import limit_malloc_arenas
     from assetry.web.app import create_app
 
-    settings = _settings(data_dir, host=host, port=port, render_workers=workers)
+    limit_malloc_arenas()  # before any thread or worker process starts
+    overrides = {"host": host, "port": port, "render_workers": workers, "processes": processes}
+    settings = _settings(data_dir, **overrides)
     _logging(settings.log_level)
+    count = settings.processes or os.cpu_count() or 1
     logging.getLogger("assetry").info(
-        "serving on http://%s:%d with data in %s", settings.host, settings.port,
-        settings.data_dir.resolve())
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, proxy_headers=False, server_header=False)
+        "serving on http://%s:%d with data in %s (%d process%s)", settings.host,
+        settings.port, settings.data_dir.resolve(), count, "es" if count > 1 else "")
+    migrate_database(settings)  # once, here: worker processes must not race to migrate
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port,
+                               "log_level": settings.log_level, "proxy_headers": False,
+                               "server_header": False}
+    if count == 1:
+        uvicorn.run(create_app(settings, migrate=False), **options)
+        return
+    # Worker processes build their settings from the environment: hand them ours.
+    if data_dir is not None:
+        os.environ["ASSETRY_DATA_DIR"] = str(data_dir.resolve())
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"ASSETRY_{name.upper()}"] = str(value)
+    uvicorn.run("assetry.web.app:app_from_environment", factory=True, workers=count,
+                **options)
 
 
 @app.command()
@@ -70,7 +94,9 @@ def worker(data_dir: DataDir = None,
            once: Annotated[bool, typer.Option(help="Run due jobs, then exit.")] = False) -> None:
     """Run background render jobs without serving HTTP."""
     from assetry.bootstrap import open_services
+    from assetry.process import limit_malloc_arenas
 
+    limit_malloc_arenas()
     settings = _settings(data_dir)
     _logging(settings.log_level)
 

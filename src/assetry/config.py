@@ -50,7 +50,22 @@ class Settings(BaseSettings):
     render_threads: int = Field(
         2,
         ge=1,
-        description="Largest number of libvips renders running at once in this process.",
+        description="Largest number of libvips renders running at once in one process. "
+        "Uploads are served first, then GETs of versions not made yet, then background "
+        "jobs.",
+    )
+    render_queue: int = Field(
+        8,
+        ge=0,
+        description="GETs of not-yet-made versions that may wait for a render slot in one "
+        "process; one more answers 503 with Retry-After instead of queueing without bound. "
+        "Concurrent GETs of the same version share one render and count once.",
+    )
+    processes: int = Field(
+        0,
+        ge=0,
+        description="HTTP worker processes of `assetry serve` (each with its own render "
+        "threads and background workers). 0: one per CPU core.",
     )
     render_timeout: float = Field(
         60.0,

@@ -146,6 +146,16 @@ class BackendUnavailable(AssetryError):
     """A storage or database back-end could not be reached; retrying may help."""
 
 
+class Overloaded(AssetryError):
+    """Rendering is at capacity: the work was refused rather than queued without bound.
+
+    `retry_after` is a hint, in whole seconds, for when capacity is likely to be back."""
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ConfigError(AssetryError):
     """The configuration is invalid; raised at startup, never mid-request."""
 

@@ -22,6 +22,7 @@ import anyio
 from assetry.bootstrap import Services, open_services
 from assetry.config import Settings
 from assetry.domain.model import Actor, Asset, Gallery, Page, Role, Version, VersionStatus
+from assetry.services.cpu import Lane
 from assetry.services.ingest import Submission
 
 Source = str | Path | bytes
@@ -74,7 +75,7 @@ class Assetry:
             filename=name, type=type, gallery=gallery, converter=converter,
             metadata=dict(metadata) if metadata is not None else None), self.actor)
         if wait:
-            await self.services.versions.render_pending(asset.id)
+            await self.services.versions.render_pending(asset.id, lane=Lane.INGEST)
             asset = await self.get(asset.id)
         return asset
 
@@ -109,7 +110,7 @@ class Assetry:
             await self.update(id, metadata=dict(metadata))
         await self.services.versions.convert(id, converter_id,
                                              dict(converter_settings or {}), self.actor)
-        await self.services.versions.render_pending(id)
+        await self.services.versions.render_pending(id, lane=Lane.INGEST)
         asset = await self.get(id)
         return [asset, *asset.versions]
 

@@ -92,6 +92,40 @@ async def test_blob_store_put_file_of_a_missing_source_raises_file_not_found(
         await blob_store.put_file("k", tmp_path / "absent")
 
 
+async def test_blob_store_local_file_holds_the_bytes_for_the_context(
+    blob_store: BlobStore, tmp_path: Path
+) -> None:
+    data = payload(3 * MiB + 17, seed=5)
+    await blob_store.put_bytes("orig/one", data)
+    scratch = tmp_path / "scratch"
+    async with blob_store.local_file("orig/one", scratch) as path:
+        assert path.read_bytes() == data
+    # A temporary download is gone afterwards; a local store's own file stays.
+    assert not scratch.exists() or list(scratch.iterdir()) == []
+    assert await blob_store.read("orig/one") == data
+
+
+async def test_blob_store_local_file_of_a_missing_key_raises_blob_not_found(
+    blob_store: BlobStore, tmp_path: Path
+) -> None:
+    with pytest.raises(BlobNotFound):
+        async with blob_store.local_file("no/such/key", tmp_path / "scratch"):
+            pass
+    assert not (tmp_path / "scratch").exists() or list((tmp_path / "scratch").iterdir()) == []
+
+
+async def test_blob_store_put_file_keeps_the_bytes_after_the_source_is_removed(
+    blob_store: BlobStore, tmp_path: Path
+) -> None:
+    # The local store links the upload's spool file instead of copying it: removing the
+    # spool file afterwards must not take the blob with it.
+    source = tmp_path / "spool.part"
+    source.write_bytes(payload(100_000, seed=9))
+    await blob_store.put_file("orig/linked", source)
+    source.unlink()
+    assert await blob_store.read("orig/linked") == payload(100_000, seed=9)
+
+
 @pytest.mark.parametrize(
     ("start", "end"),
     [

@@ -144,6 +144,7 @@ def test_failed_render_is_marked_and_answers_422(tmp_path: Path) -> None:
         for blob in (tmp_path / "blobs" / "originals").rglob("*"):
             if blob.is_file():
                 blob.unlink()  # storage lost the original behind our back
+        assert c.post(f"{body['url']}/convert", json={}).status_code == 200  # pending again
         r = c.get(body["versions"]["thumbnail"]["url"])
         assert r.status_code == 422
         assert "missing" in r.json()["detail"]

@@ -22,6 +22,14 @@ def corpus(name: str) -> Path:
     return path
 
 
+def noise(width: int, height: int, *, seed: int = 0) -> bytes:
+    """A JPEG of random noise: as slow to decode as a detailed photo (a solid colour
+    decodes in next to no time), distinct per `seed`."""
+    image = pyvips.Image.gaussnoise(width, height, mean=128 + seed, sigma=40, seed=seed)
+    image = image.cast("uchar").bandjoin([image.cast("uchar")] * 2).copy(interpretation="srgb")
+    return bytes(image.jpegsave_buffer(Q=90))
+
+
 def solid(width: int, height: int, rgb: tuple[int, int, int] = (40, 120, 200),
           fmt: str = ".jpg", **save: object) -> bytes:
     """A solid-colour image in format `fmt`."""

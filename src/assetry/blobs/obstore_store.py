@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.to_thread
 import obstore
 from obstore.exceptions import BaseError
 from obstore.store import LocalStore
@@ -44,6 +49,34 @@ def check_key(key: str) -> str:
     if any(segment in ("", ".", "..") for segment in key.split("/")):
         raise ValueError(f"invalid blob key {key!r}: empty, '.' or '..' segment")
     return key
+
+
+async def _link(source: Path, target: Path) -> bool:
+    """Hard-link `source` to `target` atomically (link to a temporary name beside it,
+    then rename over): the local store keeps an upload's bytes without copying them.
+    False when the two are on different filesystems (or links are not supported), so the
+    caller copies instead. A missing source raises FileNotFoundError."""
+
+    def link() -> bool:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.link")
+        try:
+            os.link(source, temp)
+        except FileNotFoundError:
+            if not source.is_file():
+                raise
+            return False
+        except OSError:  # EXDEV, EPERM, EMLINK: fall back to copying
+            return False
+        try:
+            os.replace(temp, target)
+        except OSError:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            return False
+        return True
+
+    return await anyio.to_thread.run_sync(link)
 
 
 def _check_prefix(prefix: str) -> str:
@@ -100,6 +133,8 @@ class ObstoreBlobStore:
         multipart upload behind: configure a bucket lifecycle rule to abort those.
         """
         check_key(key)
+        if (target := self.local_path(key)) is not None and await _link(path, target):
+            return
         try:
             await obstore.put_async(
                 self._store,
@@ -128,6 +163,34 @@ class ObstoreBlobStore:
         except (BaseError, OSError) as exc:
             # A FileNotFoundError here means the store's root or bucket is gone.
             raise BackendUnavailable("the blob store failed to store bytes") from exc
+
+    @asynccontextmanager
+    async def local_file(self, key: str, scratch: Path) -> AsyncIterator[Path]:
+        """A local file with the bytes under `key` while the context lasts: the stored
+        file itself for a local directory store (no copy: libvips reads it in place),
+        otherwise the blob streamed into a temporary file under `scratch`, never held
+        whole in memory, and removed on exit. The file must not be changed.
+
+        Raises BlobNotFound, BackendUnavailable."""
+        path = self.local_path(key)
+        if path is not None:
+            if not await anyio.Path(path).is_file():
+                raise BlobNotFound()
+            yield path
+            return
+        await anyio.Path(scratch).mkdir(parents=True, exist_ok=True)
+        fd, name = await anyio.to_thread.run_sync(
+            lambda: tempfile.mkstemp(prefix="blob-", suffix=".part", dir=scratch))
+        temp = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as sink:
+                async for chunk in self.stream(key):
+                    await anyio.to_thread.run_sync(sink.write, chunk)
+            yield temp
+        finally:
+            # Synchronously: under cancellation an await here would be cancelled too.
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temp)
 
     async def read(self, key: str) -> bytes:
         """All the bytes under `key`. Raises BlobNotFound, BackendUnavailable."""

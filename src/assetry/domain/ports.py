@@ -39,7 +39,7 @@ class StagedFile:
 
 @dataclass(frozen=True, slots=True)
 class ImageInfo:
-    """What an image's header (and a full decode check) says about it."""
+    """What an image's header says about it (nothing is decoded to learn it)."""
 
     mime_type: str
     width: int  #: upright (EXIF-oriented) width
@@ -66,6 +66,15 @@ class Rendered:
     mime_type: str
     width: int
     height: int
+
+
+@dataclass(frozen=True, slots=True)
+class RenderFailure:
+    """One version that could not be made from a decode that succeeded (its own
+    operations or encoder failed); the other versions of the same decode are unaffected."""
+
+    version_id: UUID
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,19 +126,23 @@ class ImageProcessor(Protocol):
         ...
 
     def inspect(self, path: Path, mime_type: str, *, max_pixels: int) -> ImageInfo:
-        """Read the header, check the pixel cap (all frames), then decode fully.
+        """Read the header only and check the pixel cap (all frames). Cheap: no pixel is
+        decoded, so this proves nothing about the rest of the file (`render` does).
 
-        Raises TooManyPixels before decoding when the header is over `max_pixels`,
-        UndecodableImage when the bytes do not decode as `mime_type`.
+        Raises TooManyPixels when the header is over `max_pixels`, UndecodableImage when
+        the header does not parse as `mime_type`.
         """
         ...
 
     def render(
-        self, data: bytes, mime_type: str, requests: Sequence[RenderRequest], scale: float
-    ) -> list[Rendered]:
-        """Decode `data` once at `scale` (shrink-on-load) and make every requested version.
+        self, path: Path, mime_type: str, requests: Sequence[RenderRequest], scale: float
+    ) -> list[Rendered | RenderFailure]:
+        """Decode the file once at `scale` (shrink-on-load), checking every byte of the
+        stream (a truncated or corrupt image raises, even with no request), and make
+        every requested version from that one decode, in request order.
 
-        Raises UndecodableImage or RenderFailed; never returns partial results.
+        Raises UndecodableImage when the image does not decode; a version that fails on
+        its own comes back as a RenderFailure.
         """
         ...
 
@@ -148,6 +161,13 @@ class BlobStore(Protocol):
 
     async def read(self, key: str) -> bytes:
         """All the bytes under `key`. Raises BlobNotFound, BackendUnavailable."""
+        ...
+
+    def local_file(self, key: str, scratch: Path) -> AbstractAsyncContextManager[Path]:
+        """A local file with the bytes under `key`, for as long as the context lasts: the
+        stored file itself when the store is a local directory (no copy), otherwise a
+        download streamed into a temporary file under `scratch` (removed on exit). The
+        file must not be changed. Raises BlobNotFound, BackendUnavailable."""
         ...
 
     def stream(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:

@@ -11,8 +11,8 @@ import pyvips
 
 from assetry.domain.geometry import Size
 from assetry.domain.media import FORMAT_MIME
-from assetry.domain.ports import ImageInfo, Rendered, RenderRequest
-from assetry.errors import RenderFailed, TooManyPixels, UndecodableImage
+from assetry.domain.ports import ImageInfo, Rendered, RenderFailure, RenderRequest
+from assetry.errors import TooManyPixels, UndecodableImage
 from assetry.imaging import heif
 from assetry.imaging.pipeline import ALPHA_FORMATS, carry_out, encode, to_srgb_uchar
 from assetry.imaging.sniff import sniff
@@ -61,21 +61,19 @@ class VipsProcessor:
         return sniff(path)
 
     def inspect(self, path: Path, mime_type: str, *, max_pixels: int) -> ImageInfo:
-        """Header, pixel cap (all frames), then a full decode. Raises TooManyPixels before
-        decoding anything, UndecodableImage when the bytes do not decode as `mime_type`."""
+        """Header only: the loader must be the one for `mime_type`, and width x height x
+        frames must be within `max_pixels`. No pixel is decoded (`render` proves the
+        rest). Raises TooManyPixels, UndecodableImage."""
         if mime_type in heif.HEIF_TYPES:
-            return _inspect_heif(path, mime_type, max_pixels)
+            width, height, frames = heif.dimensions(heif.open_heif(path))
+            _check_pixels(width, height, frames, max_pixels)
+            return ImageInfo(mime_type=mime_type, width=width, height=height, frames=frames)
         try:
             image = _open(path)
             _check_loader(image, mime_type)
             width, height = int(image.width), int(image.height)
             frames = _frames(image)
             _check_pixels(width, height, frames, max_pixels)
-            if frames > 1 and mime_type in _ANIMATED:
-                image = _open(path, n=-1)
-            # A TIFF's other pages may differ in size (previews, masks); only the first is
-            # ever rendered, so only it is checked.
-            image.avg()  # decodes every pixel; truncation or corruption raises here
         except pyvips.Error as exc:
             raise UndecodableImage(f"not a decodable {mime_type}: {_reason(exc)}") from exc
         if _orientation(image) >= 5:
@@ -83,16 +81,15 @@ class VipsProcessor:
         return ImageInfo(mime_type=mime_type, width=width, height=height, frames=frames)
 
     def render(
-        self, data: bytes, mime_type: str, requests: Sequence[RenderRequest], scale: float
-    ) -> list[Rendered]:
-        """Decode `data` once at `scale` (shrink-on-load) and make every requested version.
-
-        Animated images give their first frame. Raises UndecodableImage or RenderFailed;
-        never returns partial results.
+        self, path: Path, mime_type: str, requests: Sequence[RenderRequest], scale: float
+    ) -> list[Rendered | RenderFailure]:
+        """Decode the file once at `scale` (shrink-on-load) and make every requested
+        version from it. The decode reads the whole stream with fail_on=error, so it is
+        also the proof that the image is whole: a JPEG's entropy decoder reads every
+        scan even at 1/8 scale. Animated images give their first frame, but every frame
+        is decoded once to prove it. Raises UndecodableImage.
         """
-        if not requests:
-            return []
-        image, source = _decode(data, mime_type, scale)
+        image, source = _decode(path, mime_type, scale)
         return [_render_one(image, source, request) for request in requests]
 
 
@@ -105,52 +102,47 @@ def _open(path: Path, **options: Any) -> pyvips.Image:
     )
 
 
-def _inspect_heif(path: Path, mime_type: str, max_pixels: int) -> ImageInfo:
-    container = heif.open_heif(path)
-    width, height, frames = heif.dimensions(container)
-    _check_pixels(width, height, frames, max_pixels)
-    try:
-        # Only the primary image is ever rendered, so only it is decoded here.
-        heif.to_vips(container).avg()
-    except pyvips.Error as exc:
-        raise UndecodableImage(f"not a decodable {mime_type}: {_reason(exc)}") from exc
-    return ImageInfo(mime_type=mime_type, width=width, height=height, frames=frames)
-
-
-def _decode(data: bytes, mime_type: str, scale: float) -> tuple[pyvips.Image, Size]:
+def _decode(path: Path, mime_type: str, scale: float) -> tuple[pyvips.Image, Size]:
     """The upright image, 8-bit sRGB, in memory, at about `scale`; and the upright size of
-    the original. thumbnail_* is used even at full size: it auto-rotates, and imports CMYK
+    the original. thumbnail is used even at full size: it auto-rotates, and imports CMYK
     and embedded ICC profiles into sRGB, on one path for every scale."""
     try:
         if mime_type in heif.HEIF_TYPES:
-            base = heif.to_vips(heif.open_heif(data))
+            # Only the primary image is ever rendered, so only it is decoded.
+            base = heif.to_vips(heif.open_heif(path))
             source = Size(int(base.width), int(base.height))
             width, height = _target(source, scale)
             image = base.thumbnail_image(width, height=height, size="down", **_profile(base))
         else:
-            header = pyvips.Image.new_from_buffer(data, "", access="sequential")
+            header = _open(path)
             source = Size(int(header.width), int(header.height))
             if _orientation(header) >= 5:
                 source = Size(source.height, source.width)
+            if _frames(header) > 1 and mime_type in _ANIMATED:
+                # Later frames are never rendered, so this is their only check.
+                _open(path, n=-1).avg()
             width, height = _target(source, scale)
-            # Loads the first page only: animations render their first frame.
-            image = pyvips.Image.thumbnail_buffer(
-                data, width, height=height, size="down", fail_on="error", **_profile(header)
-            )
+            # Loads the first page only: animations render their first frame. A TIFF's
+            # other pages may differ in size (previews, masks) and are never rendered.
+            image = pyvips.Image.thumbnail_source(
+                pyvips.Source.new_from_file(str(path)), width, height=height, size="down",
+                option_string="fail_on=error", **_profile(header))
         return to_srgb_uchar(image).copy_memory(), source
     except pyvips.Error as exc:
         raise UndecodableImage(f"not a decodable {mime_type}: {_reason(exc)}") from exc
 
 
-def _render_one(image: pyvips.Image, source: Size, request: RenderRequest) -> Rendered:
+def _render_one(
+    image: pyvips.Image, source: Size, request: RenderRequest
+) -> Rendered | RenderFailure:
     mime = FORMAT_MIME.get(request.format)
     if mime is None:
-        raise RenderFailed(f"unknown output format {request.format!r}")
+        return RenderFailure(request.version_id, f"unknown output format {request.format!r}")
     try:
         out = carry_out(image, request.plan, source, alpha=request.format in ALPHA_FORMATS)
         data = encode(out, request.format, request.quality)
     except pyvips.Error as exc:
-        raise RenderFailed(f"version {request.version_id}: {_reason(exc)}") from exc
+        return RenderFailure(request.version_id, _reason(exc))
     return Rendered(request.version_id, data, mime, int(out.width), int(out.height))
 
 

@@ -1,7 +1,10 @@
-"""Ingest: staged bytes -> sniffed, checked, stored original -> asset rows + render job.
+"""Ingest: staged bytes -> sniffed, checked, rendered, stored -> asset rows.
 
 One path for every entry point (upload, replace, URL import): the same sniffing, type
-rules, decode check and pixel cap apply whatever brought the bytes in.
+rules, pixel cap and decode apply whatever brought the bytes in. An image is decoded
+exactly once, in the request: the decode that proves it whole (a truncated or corrupt
+image is refused with 422 and nothing is stored) is the one its versions are made from,
+so an upload answers with its versions ready and no render job is queued.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from assetry.domain.converter import Converter
+from assetry.domain.geometry import Size
 from assetry.domain.media import IMAGE_TYPES, same_kind, sanitize_filename
 from assetry.domain.model import Actor, Asset, AssetType, Pool, Version, VersionStatus
 from assetry.domain.ports import BlobStore, Database, ImageInfo, ImageProcessor, Spool, StagedFile
@@ -29,9 +33,10 @@ from assetry.errors import (
 )
 from assetry.services import access, keys
 from assetry.services.cache import AssetCache
-from assetry.services.cpu import CpuPool
+from assetry.services.cpu import CpuPool, Lane
 from assetry.services.disposal import dispose
 from assetry.services.metrics import Metrics
+from assetry.services.rendering import Renderer
 
 GALLERY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 MAX_METADATA_BYTES = 64 * 1024
@@ -102,7 +107,7 @@ def pending_versions(asset_id: UUID, converter: Converter, at: datetime) -> list
 
 class IngestService:
     """Turns staged bytes into stored assets. Blobs are written before the rows that point
-    at them; a failure after the blob write removes the blob again."""
+    at them; a failure after a blob write removes the blobs again."""
 
     def __init__(
         self,
@@ -112,6 +117,7 @@ class IngestService:
         processor: ImageProcessor,
         cpu: CpuPool,
         metrics: Metrics,
+        renderer: Renderer,
         *,
         max_pixels: int,
         max_upload_size: int,
@@ -125,6 +131,7 @@ class IngestService:
         self._processor = processor
         self._cpu = cpu
         self._metrics = metrics
+        self._renderer = renderer
         self._max_pixels = max_pixels
         self.max_upload_size = max_upload_size
         self._on_enqueued = on_enqueued
@@ -204,8 +211,14 @@ class IngestService:
             kind, mime, info = await self._check(staged, pool, sub, fixed_type=None)
             asset_id, at = new_id(), now()
             converter = None
+            versions: list[Version] = []
             if kind is AssetType.IMAGE:
+                assert info is not None
                 converter = await self._converter(sub.converter or pool.converter)
+                # The one decode: it proves the image whole and makes every version.
+                versions = await self._renderer.render(
+                    staged.path, mime, Size(info.width, info.height), metadata,
+                    pending_versions(asset_id, converter, at), lane=Lane.INGEST)
             key = keys.original_key(asset_id)
             asset = Asset(
                 id=asset_id, pool=pool.name, type=kind,
@@ -218,22 +231,20 @@ class IngestService:
                 frames=info.frames if info else 1,
                 metadata=metadata, creator=actor.name, modified_by=actor.name,
                 attached_to=tuple(parse_resource(r, "attach_to") for r in sub.attach_to),
-                versions=tuple(pending_versions(asset_id, converter, at)) if converter else (),
+                versions=tuple(versions),
             )
-            await self._blobs.put_file(key, staged.path)
             try:
+                await self._blobs.put_file(key, staged.path)
                 async with self._db.transaction() as tx:
                     await tx.assets.add(asset)
-                    if asset.versions:
-                        await tx.jobs.enqueue("render", {"asset_id": str(asset_id)})
             except BaseException:
-                await self._blobs.delete(key)
+                await dispose(self._blobs, [key, *(v.blob_key for v in versions)])
                 raise
         finally:
             self._spool.discard(staged)
         self._metrics.bump("assets_created")
-        if asset.versions:
-            self._on_enqueued()
+        self._metrics.bump("versions_rendered",
+                           sum(v.status is VersionStatus.READY for v in versions))
         return asset
 
     async def replace(
@@ -258,9 +269,16 @@ class IngestService:
             gallery = parse_gallery(sub.gallery)
             _, mime, info = await self._check(staged, pool, sub, fixed_type=asset.type)
             converter = await self._converter(sub.converter) if sub.converter else None
-            key = keys.original_key(asset.id)
-            await self._blobs.put_file(key, staged.path)
             at = now()
+            planned = (pending_versions(asset.id, converter, at) if converter is not None
+                       else [_fresh(v, at) for v in asset.versions])
+            made: list[Version] = []
+            if info is not None:
+                made = await self._renderer.render(
+                    staged.path, mime, Size(info.width, info.height),
+                    metadata if metadata is not None else asset.metadata, planned,
+                    lane=Lane.INGEST)
+            key = keys.original_key(asset.id)
             changes: dict[str, Any] = {
                 "mime_type": mime, "size": staged.size, "sha256": staged.sha256,
                 "blob_key": key, "width": info.width if info else None,
@@ -276,30 +294,33 @@ class IngestService:
             if converter is not None:
                 changes["converter"] = converter.name
             try:
+                await self._blobs.put_file(key, staged.path)
                 async with self._db.transaction() as tx:
                     # Changes made since the checks above (a patch, a convert) are kept:
                     # the replacement applies to the row as it is now.
                     current = await tx.assets.get(asset.id, for_update=True)
-                    versions = (
-                        pending_versions(asset.id, converter, at) if converter is not None
-                        else [Version(id=new_id(), asset_id=asset.id, name=v.name, spec=v.spec,
-                                      status=VersionStatus.PENDING, created_at=at)
-                              for v in current.versions])
+                    versions = made if converter is not None else _reconcile(
+                        current.versions, made, at)
                     updated = replace(current, **changes, versions=tuple(versions))
                     await tx.assets.update(updated)
                     old_versions = await tx.assets.set_versions(asset.id, versions)
-                    if versions:
+                    pending = any(v.status is VersionStatus.PENDING for v in versions)
+                    if pending:
                         await tx.jobs.enqueue("render", {"asset_id": str(asset.id)})
             except BaseException:
-                await self._blobs.delete(key)
+                await dispose(self._blobs, [key, *(v.blob_key for v in made)])
                 raise
         finally:
             self._spool.discard(staged)
         self._cache.forget(asset.id)
         # Rows first, blobs after: a crash here leaves only unreferenced blobs (gc finds them).
-        await dispose(self._blobs, [current.blob_key, *(v.blob_key for v in old_versions)])
+        used = {v.blob_key for v in versions}
+        await dispose(self._blobs, [
+            *(k for k in (current.blob_key,) if k != key),
+            *(v.blob_key for v in old_versions),
+            *(v.blob_key for v in made if v.blob_key not in used)])
         self._metrics.bump("assets_replaced")
-        if versions:
+        if pending:
             self._on_enqueued()
         return updated
 
@@ -309,6 +330,24 @@ class IngestService:
                 return await tx.converters.get(name)
             except ConverterNotFound:
                 raise InvalidConverter(f"no converter named {name!r}", field="converter") from None
+
+
+def _fresh(version: Version, at: datetime) -> Version:
+    """A pending copy of `version` under a new id (its bytes are about to change)."""
+    return Version(id=new_id(), asset_id=version.asset_id, name=version.name, spec=version.spec,
+                   status=VersionStatus.PENDING, created_at=at)
+
+
+def _reconcile(current: tuple[Version, ...], made: list[Version], at: datetime) -> list[Version]:
+    """The versions a replaced asset keeps: for each version it has *now*, the one made
+    from the new bytes when its name and spec are what was rendered, else a pending one
+    (a convert changed the set while the new bytes were being rendered)."""
+    by_name = {v.name: v for v in made}
+    return [
+        by_name[v.name] if v.name in by_name and by_name[v.name].spec == v.spec
+        else _fresh(v, at)
+        for v in current
+    ]
 
 
 def _asset_type(declared: str | None, sniffed: str, pool: Pool) -> AssetType:

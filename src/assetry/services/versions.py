@@ -2,25 +2,25 @@
 
 Rendering is idempotent and safe to run twice or concurrently: each render writes new
 blob keys and only a *pending* row can be moved to ready; the loser of a race deletes the
-blob it wrote. Inside one process, concurrent callers for the same asset share one render.
+blob it wrote. Inside one process, concurrent callers for the same version share one
+render. A background render makes every pending version from one decode; a GET waiting on
+a version makes only that one, at the scale it needs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import time
-from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from assetry.domain.converter import OutputFormat, override
-from assetry.domain.geometry import Point, Size, decode_scale, plan
-from assetry.domain.media import FORMAT_MIME, SAME_FORMAT
+from assetry.domain.converter import override
+from assetry.domain.geometry import Size
+from assetry.domain.media import FORMAT_MIME
 from assetry.domain.model import Actor, Asset, AssetType, Version, VersionStatus
-from assetry.domain.ports import BlobStore, Database, ImageProcessor, RenderRequest
+from assetry.domain.ports import BlobStore, Database
 from assetry.errors import (
     AssetNotFound,
     BlobNotFound,
@@ -31,32 +31,16 @@ from assetry.errors import (
     UndecodableImage,
     VersionNotFound,
 )
-from assetry.services import access, keys
+from assetry.services import access
 from assetry.services.cache import AssetCache, load_for_delivery
 from assetry.services.content import Content
-from assetry.services.cpu import CpuPool
+from assetry.services.cpu import Lane
 from assetry.services.disposal import dispose
 from assetry.services.ingest import new_id, now, pending_versions
 from assetry.services.metrics import Metrics
+from assetry.services.rendering import Renderer
 
 log = logging.getLogger(__name__)
-
-
-def focal_point(metadata: Mapping[str, Any]) -> Point | None:
-    """The asset's `metadata.focal_point` {x, y} in 0..1, if well-formed."""
-    raw = metadata.get("focal_point")
-    if not isinstance(raw, Mapping):
-        return None
-    x, y = raw.get("x"), raw.get("y")
-    if all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in (x, y)):
-        return Point(float(x), float(y))  # type: ignore[arg-type]
-    return None
-
-
-def output_format(version: Version, original_mime: str) -> str:
-    if version.spec.format is OutputFormat.SAME:
-        return SAME_FORMAT.get(original_mime, "jpeg")
-    return version.spec.format.value
 
 
 class VersionService:
@@ -64,101 +48,117 @@ class VersionService:
         self,
         db: Database,
         blobs: BlobStore,
-        processor: ImageProcessor,
-        cpu: CpuPool,
+        renderer: Renderer,
         metrics: Metrics,
         cache: AssetCache,
         *,
+        scratch: Path,
         on_enqueued: Any = lambda: None,
     ) -> None:
         self._cache = cache
         self._db = db
         self._blobs = blobs
-        self._processor = processor
-        self._cpu = cpu
+        self._renderer = renderer
         self._metrics = metrics
+        self._scratch = scratch
         self._on_enqueued = on_enqueued
-        self._inflight: dict[UUID, asyncio.Future[None]] = {}
+        #: renders in flight in this process, by (asset, version name)
+        self._inflight: dict[tuple[UUID, str], asyncio.Future[None]] = {}
 
-    async def render_pending(self, asset_id: UUID) -> None:
-        """Render every pending version of the asset; concurrent calls share one decode.
+    async def render_pending(self, asset_id: UUID, *, lane: Lane = Lane.BACKGROUND) -> None:
+        """Render every pending version of the asset from one decode; versions another
+        caller is already rendering in this process are joined, not rendered twice.
 
         A version that cannot be rendered is marked failed with the reason. Raises only
-        BackendUnavailable (the caller may retry); a vanished asset is not an error."""
-        while (running := self._inflight.get(asset_id)) is not None:
-            # Join the render in flight; then look again, since versions may have become
-            # pending after it read them (a convert or replace meanwhile). That second look
-            # costs one query when nothing is left to do.
-            await asyncio.shield(running)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._inflight[asset_id] = future
-        try:
-            await self._render(asset_id)
-            future.set_result(None)
-        except BaseException as exc:
-            future.set_exception(exc)
-            raise
-        finally:
-            del self._inflight[asset_id]
-            if not future.cancelled() and future.exception() is not None:
-                future.exception()  # mark retrieved: waiters get it, nobody else must
+        BackendUnavailable (the caller may retry) or Overloaded (ON_DEMAND lane); a
+        vanished asset is not an error."""
+        tried: set[UUID] = set()
+        while True:
+            # Look again after every pass: versions may have become pending meanwhile (a
+            # convert or replace); the look costs one query when nothing is left to do.
+            try:
+                async with self._db.transaction(write=False) as tx:
+                    asset = await tx.assets.get(asset_id)
+            except AssetNotFound:
+                return
+            pending = [v for v in asset.versions
+                       if v.status is VersionStatus.PENDING and v.id not in tried]
+            if not pending:
+                return
+            tried.update(v.id for v in pending)
+            await self._render_shared(asset, pending, lane)
 
-    async def _render(self, asset_id: UUID) -> None:
+    async def render_version(self, asset_id: UUID, name: str) -> None:
+        """Render one pending version for a client waiting on it (ON_DEMAND lane), from a
+        decode at the scale that version alone needs: a cold GET costs what that version
+        costs. Concurrent callers share one render. Raises Overloaded, BackendUnavailable."""
         try:
             async with self._db.transaction(write=False) as tx:
                 asset = await tx.assets.get(asset_id)
         except AssetNotFound:
             return
-        pending = [v for v in asset.versions if v.status is VersionStatus.PENDING]
-        if not pending:
+        version = asset.version(name)
+        if version is None or version.status is not VersionStatus.PENDING:
             return
-        try:
-            data = await self._blobs.read(asset.blob_key)
-        except BlobNotFound:
-            await self._fail(pending, "the original's bytes are missing from the blob store")
-            return
-        assert asset.width is not None and asset.height is not None
-        source, focal = Size(asset.width, asset.height), focal_point(asset.metadata)
-        requests = [
-            RenderRequest(version_id=v.id, plan=plan(source, v.spec, focal),
-                          format=output_format(v, asset.mime_type), quality=v.spec.quality)
-            for v in pending
-        ]
-        started = time.perf_counter()
-        try:
-            rendered = await self._cpu.run(
-                self._processor.render, data, asset.mime_type, requests,
-                decode_scale([r.plan for r in requests]),
-            )
-        except (UndecodableImage, RenderFailed) as exc:
-            log.warning("render of asset %s failed: %s", asset_id, exc)
-            await self._fail(pending, exc.message)
-            return
-        finally:
-            self._metrics.render_seconds += time.perf_counter() - started
-        self._metrics.bump("renders")
-        for out in rendered:
-            key = keys.version_key(asset.id, out.version_id)
-            await self._blobs.put_bytes(key, out.data)
-            facts = {"width": out.width, "height": out.height, "mime_type": out.mime_type,
-                     "size": len(out.data), "sha256": _sha256(out.data)}
-            async with self._db.transaction() as tx:
-                won = await tx.assets.finish_version(
-                    out.version_id, status=VersionStatus.READY, blob_key=key, facts=facts
-                )
-            if not won:  # replaced, deleted, or another worker finished first
-                await dispose(self._blobs, [key])
-            else:
-                self._metrics.bump("versions_rendered")
-        self._cache.forget(asset.id)
+        await self._render_shared(asset, [version], Lane.ON_DEMAND)
 
-    async def _fail(self, versions: list[Version], reason: str) -> None:
-        async with self._db.transaction() as tx:
-            for v in versions:
-                await tx.assets.finish_version(v.id, status=VersionStatus.FAILED, error=reason)
-        for v in versions:
-            self._cache.forget(v.asset_id)
-        self._metrics.bump("versions_failed", len(versions))
+    async def _render_shared(self, asset: Asset, versions: list[Version], lane: Lane) -> None:
+        """Render `versions` of `asset` in one decode, except those already being rendered
+        in this process, which are joined; return once every one of them is finished."""
+        joined = [self._inflight[(asset.id, v.name)] for v in versions
+                  if (asset.id, v.name) in self._inflight]
+        mine = [v for v in versions if (asset.id, v.name) not in self._inflight]
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for v in mine:
+            self._inflight[(asset.id, v.name)] = future
+        try:
+            if mine:
+                await self._render(asset, mine, lane)
+            future.set_result(None)
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            for v in mine:
+                del self._inflight[(asset.id, v.name)]
+            if not future.cancelled() and future.exception() is not None:
+                future.exception()  # mark retrieved: waiters get it, nobody else must
+        for other in joined:
+            await asyncio.shield(other)
+
+    async def _render(self, asset: Asset, pending: list[Version], lane: Lane) -> None:
+        assert asset.width is not None and asset.height is not None
+        try:
+            async with self._blobs.local_file(asset.blob_key, self._scratch) as path:
+                finished = await self._renderer.render(
+                    path, asset.mime_type, Size(asset.width, asset.height), asset.metadata,
+                    pending, lane=lane)
+        except BlobNotFound:
+            finished = [replace(v, status=VersionStatus.FAILED,
+                                error="the original's bytes are missing from the blob store")
+                        for v in pending]
+        except (UndecodableImage, RenderFailed) as exc:
+            log.warning("render of asset %s failed: %s", asset.id, exc)
+            finished = [replace(v, status=VersionStatus.FAILED, error=exc.message)
+                        for v in pending]
+        lost: list[str | None] = []
+        try:
+            async with self._db.transaction() as tx:
+                for v in finished:
+                    won = await tx.assets.finish_version(
+                        v.id, status=v.status, blob_key=v.blob_key, error=v.error,
+                        facts=_facts(v) if v.status is VersionStatus.READY else None)
+                    if not won:  # replaced, deleted, or another worker finished first
+                        lost.append(v.blob_key)
+        except BaseException:
+            await dispose(self._blobs, [v.blob_key for v in finished])
+            raise
+        await dispose(self._blobs, lost)
+        self._cache.forget(asset.id)
+        ready = sum(v.status is VersionStatus.READY and v.blob_key not in lost for v in finished)
+        self._metrics.bump("versions_rendered", ready)
+        self._metrics.bump("versions_failed",
+                           sum(v.status is VersionStatus.FAILED for v in finished))
 
     async def content(self, asset_id: UUID, name: str, actor: Actor) -> Content:
         """What GET .../versions/{name} serves; a pending version is rendered first.
@@ -171,19 +171,18 @@ class VersionService:
         version = asset.version(name)
         if version is None:
             raise VersionNotFound(f"asset {asset_id} has no version {name!r}")
-        if version.status is VersionStatus.PENDING:
+        for _ in range(2):
+            if version.status is not VersionStatus.PENDING:
+                break
+            # A second pass covers a replace or convert that made a newer pending version
+            # of this name while the first render ran.
             self._metrics.bump("renders_on_demand")
-            await self.render_pending(asset_id)
+            await self.render_version(asset_id, name)
             async with self._db.transaction(write=False) as tx:
                 asset = await tx.assets.get(asset_id)
             version = asset.version(name)
             if version is None:
                 raise VersionNotFound(f"asset {asset_id} has no version {name!r}")
-            if version.status is VersionStatus.PENDING:
-                # Replaced while we rendered: the newer version is pending; render it too.
-                await self.render_pending(asset_id)
-                async with self._db.transaction(write=False) as tx:
-                    version = (await tx.assets.get(asset_id)).version(name) or version
         if version.status is VersionStatus.FAILED:
             raise RenderFailed(f"version {name!r} could not be rendered: {version.error}")
         if version.status is not VersionStatus.READY or version.blob_key is None:
@@ -261,8 +260,9 @@ class VersionService:
         self._on_enqueued()
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _facts(version: Version) -> dict[str, Any]:
+    return {"width": version.width, "height": version.height, "mime_type": version.mime_type,
+            "size": version.size, "sha256": version.sha256}
 
 
 def _version_filename(asset: Asset, version: Version) -> str:

@@ -16,6 +16,7 @@ from assetry.bootstrap import Services, open_services
 from assetry.config import Settings
 from assetry.domain.ports import Fetcher
 from assetry.errors import AssetryError
+from assetry.process import die_with_parent, limit_malloc_arenas
 from assetry.web import errors
 from assetry.web.auth import Authentication
 from assetry.web.routes import assets, converters, galleries, health, pools
@@ -51,10 +52,12 @@ def create_app(
     *,
     services: Services | None = None,
     fetcher: Fetcher | None = None,
+    migrate: bool = True,
 ) -> FastAPI:
     """The ASGI app. With `services` given (tests, embedding) the caller owns their
-    lifetime; otherwise the app opens them from `settings` for its lifespan (`fetcher`
-    replaces the URL-import fetcher, e.g. to let tests import from 127.0.0.1)."""
+    lifetime; otherwise the app opens them from `settings` for its lifespan, applying the
+    migrations first unless `migrate` is false (`fetcher` replaces the URL-import
+    fetcher, e.g. to let tests import from 127.0.0.1)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,7 +65,8 @@ def create_app(
             app.state.services = services
             yield
             return
-        async with open_services(settings or Settings(), fetcher=fetcher) as opened:
+        async with open_services(settings or Settings(), fetcher=fetcher,
+                                 apply_migrations=migrate) as opened:
             app.state.services = opened
             if not await opened.tokens.any_active():
                 log.warning(
@@ -89,3 +93,16 @@ def create_app(
     app.add_middleware(Authentication)
     app.add_middleware(SecurityHeaders)  # outermost: its headers go on every answer
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of `assetry serve`, with settings from the
+    environment (the parent put its command-line options there). The parent applied the
+    migrations before starting any worker, so the workers never race to apply them."""
+    die_with_parent()
+    limit_malloc_arenas()
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pyvips").setLevel(logging.WARNING)
+    return create_app(settings, migrate=False)

@@ -27,6 +27,7 @@ STATUS: dict[type[errors.AssetryError], int] = {
     errors.TooLarge: 413,
     errors.Hidden: 410,
     errors.BackendUnavailable: 503,
+    errors.Overloaded: 503,
     errors.UpstreamError: 502,
     errors.UpstreamTimeout: 504,
 }
@@ -68,6 +69,8 @@ async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     response = problem(status, exc.message, field=exc.field, **extra)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="assetry"'
+    if isinstance(exc, errors.Overloaded):
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 

@@ -8,6 +8,7 @@ from assetry.bootstrap import Services
 from assetry.domain.model import Actor, Asset
 from assetry.domain.ports import StagedFile
 from assetry.errors import Invalid
+from assetry.services.cpu import Lane
 from assetry.services.ingest import Submission
 from assetry.web.multipart import check_content_length, read_form
 
@@ -43,5 +44,6 @@ async def settled(services: Services, asset: Asset, actor: Actor, wait: bool) ->
     """With `wait`, the asset once every pending version is rendered; else as it is."""
     if not wait or not asset.versions:
         return asset
-    await services.versions.render_pending(asset.id)
+    # The client waits on the line, as for an upload: served in the same lane.
+    await services.versions.render_pending(asset.id, lane=Lane.INGEST)
     return await services.assets.get(asset.id, actor)

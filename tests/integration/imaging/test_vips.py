@@ -10,8 +10,10 @@ import io
 import os
 import struct
 import sys
+import tempfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,8 @@ from PIL import Image as PILImage
 from assetry.domain.converter import Fit, Gravity, Operation, VersionSpec
 from assetry.domain.geometry import Plan, Size, decode_scale, plan
 from assetry.domain.media import IMAGE_TYPES
-from assetry.domain.ports import Rendered, RenderRequest
-from assetry.errors import RenderFailed, TooManyPixels, UndecodableImage
+from assetry.domain.ports import Rendered, RenderFailure, RenderRequest
+from assetry.errors import TooManyPixels, UndecodableImage
 from assetry.imaging import heif
 from assetry.imaging.vips import VipsProcessor
 
@@ -86,7 +88,22 @@ def render(
         RenderRequest(uuid4(), p, fmt, s.quality)
         for p, s, fmt in zip(plans, specs, formats or ["png"] * len(specs), strict=True)
     ]
-    return processor.render(data, mime, requests, decode_scale(plans))
+    with as_file(data) as path:
+        results = processor.render(path, mime, requests, decode_scale(plans))
+    assert all(isinstance(r, Rendered) for r in results), results
+    return results  # type: ignore[return-value]
+
+
+@contextmanager
+def as_file(data: bytes) -> Iterator[Path]:
+    """`data` in a temporary file: the processor decodes files, never bytes."""
+    fd, name = tempfile.mkstemp(suffix=".img")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    try:
+        yield Path(name)
+    finally:
+        os.unlink(name)
 
 
 def load(rendered: Rendered) -> Any:
@@ -152,8 +169,8 @@ PDF = b"%PDF-1.4\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%
 def test_libvips_refuses_blocked_formats(processor: VipsProcessor, data: bytes) -> None:
     with pytest.raises(pyvips.Error):
         pyvips.Image.new_from_buffer(data, "")
-    with pytest.raises(UndecodableImage):
-        processor.render(data, "image/png", [_request(spec(5, 5))], 1.0)
+    with as_file(data) as path, pytest.raises(UndecodableImage):
+        processor.render(path, "image/png", [_request(spec(5, 5))], 1.0)
 
 
 @pytest.mark.parametrize("fmt", sorted(ENCODERS))
@@ -239,14 +256,19 @@ def test_inspect_gives_upright_size_for_exif_orientation(
 @pytest.mark.parametrize(
     ("fmt", "mime"), [("jpeg", "image/jpeg"), ("png", "image/png"), ("webp", "image/webp")]
 )
-def test_inspect_refuses_truncated_image(
+def test_render_refuses_truncated_image_at_any_scale(
     processor: VipsProcessor, tmp_path: Path, fmt: str, mime: str
 ) -> None:
     noise = pyvips.Image.gaussnoise(300, 200).cast("uchar").colourspace("srgb")
     data = ENCODERS[fmt](noise)
     path = write(tmp_path, "cut", data[: len(data) // 2])
-    with pytest.raises(UndecodableImage):
-        processor.inspect(path, mime, max_pixels=BIG)
+    if fmt != "webp":  # (libwebp checks its container's sizes when it reads the header)
+        # The header is whole, so inspect (header only) passes; the decode is the proof.
+        assert processor.inspect(path, mime, max_pixels=BIG).width == 300
+    tiny = RenderRequest(uuid4(), plan(Size(300, 200), spec(10, 10)), "png", 80)
+    for requests, scale in (([], 1e-9), ([tiny], 10 / 300), ([tiny], 1.0)):
+        with pytest.raises(UndecodableImage):
+            processor.render(path, mime, requests, scale)
 
 
 def test_inspect_refuses_bytes_of_another_type(processor: VipsProcessor, tmp_path: Path) -> None:
@@ -263,8 +285,9 @@ def test_inspect_refuses_pixel_bomb_before_decoding(
     path = write(tmp_path, "bomb.png", png_claiming(20_000, 20_000))
     with pytest.raises(TooManyPixels, match="400,000,000 pixels; the limit is 50,000,000"):
         processor.inspect(path, "image/png", max_pixels=50_000_000)
+    processor.inspect(path, "image/png", max_pixels=10**9)  # the header alone is fine
     with pytest.raises(UndecodableImage):
-        processor.inspect(path, "image/png", max_pixels=10**9)
+        processor.render(path, "image/png", [], 1e-9)
 
 
 def test_inspect_counts_animated_gif_frames(processor: VipsProcessor, tmp_path: Path) -> None:
@@ -311,13 +334,13 @@ def test_render_two_versions_from_one_decode(
     processor: VipsProcessor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[int, int]] = []
-    original = pyvips.Image.thumbnail_buffer
+    original = pyvips.Image.thumbnail_source
 
-    def counting(data: bytes, width: int, **kwargs: Any) -> Any:
+    def counting(source: Any, width: int, **kwargs: Any) -> Any:
         calls.append((width, kwargs["height"]))
-        return original(data, width, **kwargs)
+        return original(source, width, **kwargs)
 
-    monkeypatch.setattr(pyvips.Image, "thumbnail_buffer", counting)
+    monkeypatch.setattr(pyvips.Image, "thumbnail_source", counting)
     image = paint(solid(1000, 500, RED), (250, 0, 500, 500), BLUE)
     big, small = render(processor, image.jpegsave_buffer(Q=95), "image/jpeg", (1000, 500),
                         [spec(400, 200), spec(50, 50)], ["jpeg", "webp"])
@@ -492,15 +515,19 @@ def test_render_strips_exif_and_gps(processor: VipsProcessor) -> None:
         assert not [f for f in fields if f.startswith(("exif", "xmp", "iptc", "icc"))], fields
 
 
-def test_render_refuses_unknown_output_format(processor: VipsProcessor) -> None:
-    request = RenderRequest(uuid4(), plan(Size(400, 200), spec(10, 10)), "bmp", 80)
-    with pytest.raises(RenderFailed, match="bmp"):
-        processor.render(halves().pngsave_buffer(), "image/png", [request], 0.1)
+def test_render_fails_one_version_with_unknown_output_format(processor: VipsProcessor) -> None:
+    bad = RenderRequest(uuid4(), plan(Size(400, 200), spec(10, 10)), "bmp", 80)
+    good = RenderRequest(uuid4(), plan(Size(400, 200), spec(10, 10)), "png", 80)
+    with as_file(halves().pngsave_buffer()) as path:
+        failed, made = processor.render(path, "image/png", [bad, good], 0.1)
+    assert isinstance(failed, RenderFailure) and "bmp" in failed.reason
+    assert failed.version_id == bad.version_id
+    assert isinstance(made, Rendered) and (made.width, made.height) == (10, 10)
 
 
 def test_render_refuses_garbage(processor: VipsProcessor) -> None:
-    with pytest.raises(UndecodableImage):
-        processor.render(b"\xff\xd8\xff" + bytes(100), "image/jpeg", [_request(spec(5, 5))], 1)
+    with as_file(b"\xff\xd8\xff" + bytes(100)) as path, pytest.raises(UndecodableImage):
+        processor.render(path, "image/jpeg", [_request(spec(5, 5))], 1)
 
 
 def test_render_animated_gif_gives_first_frame(processor: VipsProcessor) -> None:
@@ -572,7 +599,8 @@ def _render_file(
     info = processor.inspect(path, mime, max_pixels=BIG)
     p: Plan = plan(Size(info.width, info.height), version)
     request = RenderRequest(uuid4(), p, fmt, version.quality)
-    [out] = processor.render(path.read_bytes(), mime, [request], decode_scale([p]))
+    [out] = processor.render(path, mime, [request], decode_scale([p]))
+    assert isinstance(out, Rendered), out
     return load(out)
 
 
