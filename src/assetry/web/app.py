@@ -16,7 +16,7 @@ from assetry.bootstrap import Services, open_services
 from assetry.config import Settings
 from assetry.domain.ports import Fetcher
 from assetry.errors import AssetryError
-from assetry.web import errors
+from assetry.web import errors, openapi
 from assetry.web.auth import Authentication
 from assetry.web.routes import assets, converters, galleries, health, pools
 
@@ -86,6 +86,7 @@ def create_app(
     app.add_exception_handler(Exception, errors.on_unexpected)
     for module in (pools, assets, galleries, converters, health):
         app.include_router(module.router)
+    openapi.install(app)
     app.add_middleware(Authentication)
     app.add_middleware(SecurityHeaders)  # outermost: its headers go on every answer
     return app

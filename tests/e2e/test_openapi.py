@@ -1,0 +1,146 @@
+"""The OpenAPI document as clients read it: short unique operation ids, every error answer
+declared as problem+json with a schema that real answers satisfy, examples that match
+their schemas."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import jsonschema_rs
+import pytest
+
+from tests.support.images import solid
+
+PROBLEM = "application/problem+json"
+PROBLEM_SCHEMAS = {"ProblemDetails", "HiddenProblem", "TooLargeProblem"}
+
+
+@pytest.fixture(scope="module")
+def spec(base_url: str) -> dict[str, Any]:
+    answer = httpx.get(f"{base_url}/api/openapi.json", timeout=30)
+    assert answer.status_code == 200
+    document: dict[str, Any] = answer.json()
+    return document
+
+
+def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+def operation(spec: dict[str, Any], operation_id: str) -> dict[str, Any]:
+    return next(o for _, _, o in operations(spec) if o["operationId"] == operation_id)
+
+
+def validator(spec: dict[str, Any], schema: dict[str, Any]) -> Any:
+    """A JSON Schema 2020-12 validator whose `#/components/...` refs resolve in `spec`."""
+    return jsonschema_rs.Draft202012Validator({**schema, "components": spec["components"]})
+
+
+def assert_valid(spec: dict[str, Any], schema: dict[str, Any], instance: Any) -> None:
+    found = validator(spec, schema).iter_errors(instance)
+    errors = [f"{e.instance_path}: {e.message}" for e in found]
+    assert not errors, (schema, errors)
+
+
+def test_every_operation_has_a_short_unique_id(spec: dict[str, Any]) -> None:
+    ids = [o.get("operationId", "") for _, _, o in operations(spec)]
+    assert len(ids) >= 25
+    for path, method, o in operations(spec):
+        assert re.fullmatch(r"[a-z][A-Za-z]+", o.get("operationId", "")), (method, path, o)
+    assert len(set(ids)) == len(ids), sorted(i for i in ids if ids.count(i) > 1)
+    assert {"uploadAsset", "getAsset", "replaceAsset", "patchAsset", "deleteAsset",
+            "getContent", "getVersion", "deleteVersion", "convertAsset", "attachAsset",
+            "detachAsset", "getGallery", "listAssets", "createOrUpdatePool"} <= set(ids)
+
+
+def test_every_error_answer_is_problem_json_with_its_schema(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    assert set(schemas) >= PROBLEM_SCHEMAS
+    assert "HTTPValidationError" not in json.dumps(spec)  # validation failures are 400s
+    errors = 0
+    for path, method, o in operations(spec):
+        for status, answer in o["responses"].items():
+            if not status.startswith("4") and not (status.startswith("5")
+                                                   and path.startswith("/api/")):
+                continue
+            errors += 1
+            assert set(answer["content"]) == {PROBLEM}, (method, path, status)
+            ref = answer["content"][PROBLEM]["schema"]["$ref"]
+            name = ref.removeprefix("#/components/schemas/")
+            assert name in PROBLEM_SCHEMAS and name in schemas, (method, path, status, ref)
+            expected = {"410": "HiddenProblem", "413": "TooLargeProblem"}
+            assert name == expected.get(status, "ProblemDetails"), (method, path, status)
+            assert answer["description"], (method, path, status)
+    assert errors > 100
+    upload = operation(spec, "uploadAsset")["responses"]
+    assert {"400", "401", "403", "404", "413", "415", "422", "503"} <= set(upload)
+    assert {"400", "401", "404", "410", "416", "422"} <= set(
+        operation(spec, "getVersion")["responses"])
+
+
+def test_real_error_answers_satisfy_their_declared_schemas(
+        spec: dict[str, Any], client: httpx.Client, anonymous: httpx.Client) -> None:
+    def check(operation_id: str, answer: httpx.Response) -> dict[str, Any]:
+        assert answer.headers["content-type"] == PROBLEM, answer.text
+        declared = operation(spec, operation_id)["responses"][str(answer.status_code)]
+        body: dict[str, Any] = answer.json()
+        assert_valid(spec, declared["content"][PROBLEM]["schema"], body)
+        return body
+
+    assert client.put("/api/pools/openapi-tiny", json={"max_size": 100}).status_code in (200, 201)
+    too_large = check("uploadAsset", client.post(
+        "/api/pools/openapi-tiny/assets", files={"file": ("a.jpg", solid(64, 64))}))
+    assert too_large["status"] == 413 and too_large["limit"] == 100
+
+    unsupported = check("uploadAsset", client.post(
+        "/api/pools/default/assets", data={"mime_type": "image/png"},
+        files={"file": ("a.jpg", solid(8, 8))}))
+    assert unsupported["status"] == 415
+    assert unsupported["errors"] == [{"field": "mime_type", "message": unsupported["detail"]}]
+
+    uploaded = client.post("/api/pools/default/assets", files={"file": ("h.jpg", solid(8, 8))})
+    asset_id = uploaded.json()["id"]
+    assert client.patch(f"/api/assets/{asset_id}", json={"hidden": True}).status_code == 200
+    hidden = check("getAsset", anonymous.get(f"/api/assets/{asset_id}"))
+    assert hidden["status"] == 410 and hidden["reason"] == "hidden"
+
+    assert check("getAsset", client.get("/api/assets/not-a-uuid"))["status"] == 400
+    assert check("getAsset", client.get(f"/api/assets/{uuid4()}"))["status"] == 404
+    assert check("uploadAsset", anonymous.post("/api/pools/default/assets"))["status"] == 401
+    shown = client.post("/api/pools/default/assets", files={"file": ("r.jpg", solid(8, 8))})
+    unsatisfiable = check("getContent", client.get(
+        f"/api/assets/{shown.json()['id']}/content", headers={"Range": "bytes=999999-"}))
+    assert unsatisfiable["status"] == 416
+    bad_converter = check("createOrReplaceConverter", client.put(
+        "/api/converters/openapi-bad", json={"versions": [{"name": "v", "width": 10}]}))
+    assert bad_converter["status"] == 422
+
+
+def test_main_operations_have_examples_that_match_their_schemas(
+        spec: dict[str, Any], client: httpx.Client) -> None:
+    examples: dict[tuple[str, str], Any] = {}
+    for _, _, o in operations(spec):
+        for status, answer in o["responses"].items():
+            for media in answer.get("content", {}).values():
+                if "example" in media:
+                    assert_valid(spec, media["schema"], media["example"])
+                    examples[o["operationId"], status] = media["example"]
+        body = o.get("requestBody", {}).get("content", {}).get("application/json", {})
+        if "example" in body:
+            examples[o["operationId"], "request"] = body["example"]
+    assert {("uploadAsset", "201"), ("getAsset", "200"), ("getGallery", "200"),
+            ("listAssets", "200"), ("createOrReplaceConverter", "201"),
+            ("createOrReplaceConverter", "request")} <= set(examples)
+    # The converter example is what the service really answers to the request example.
+    stored = client.put("/api/converters/openapi-cards",
+                        json=examples["createOrReplaceConverter", "request"])
+    assert stored.status_code == 201
+    assert stored.json() == {**examples["createOrReplaceConverter", "201"],
+                             "name": "openapi-cards"}
