@@ -1,12 +1,13 @@
 """The OpenAPI document as clients read it: short unique operation ids, every error answer
 declared as problem+json with a schema that real answers satisfy, examples that match
-their schemas."""
+their schemas; and the offline documentation page."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from typing import Any
 from uuid import uuid4
 
@@ -144,3 +145,49 @@ def test_main_operations_have_examples_that_match_their_schemas(
     assert stored.status_code == 201
     assert stored.json() == {**examples["createOrReplaceConverter", "201"],
                              "name": "openapi-cards"}
+
+
+class _Assets(HTMLParser):
+    """The URLs of a page's scripts, stylesheets and icons."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "script":
+            assert a.get("src"), "no inline scripts: the page's CSP forbids them"
+            self.urls.append(a["src"] or "")
+        if tag == "link" and a.get("href"):
+            self.urls.append(a["href"] or "")
+
+
+def test_docs_page_loads_everything_from_the_service_itself(base_url: str) -> None:
+    page = httpx.get(f"{base_url}/api/docs", timeout=30)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "connect-src 'self';" in csp
+    assert "http" not in csp and "cdn" not in page.text
+    parser = _Assets()
+    parser.feed(page.text)
+    assert len(parser.urls) >= 4, parser.urls
+    kinds = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
+    served: dict[str, str] = {}
+    for url in parser.urls:
+        absolute = httpx.URL(base_url).join(url)
+        assert (absolute.scheme, absolute.host, absolute.port) == ("http", "127.0.0.1",
+                                                                   httpx.URL(base_url).port)
+        answer = httpx.get(absolute, timeout=30)
+        assert answer.status_code == 200, url
+        kind = next(v for k, v in kinds.items() if url.endswith(k))
+        assert kind in answer.headers["content-type"], (url, answer.headers["content-type"])
+        served[url.rsplit("/", 1)[-1]] = answer.text if kind != "image/png" else ""
+    assert "SwaggerUIBundle" in served["swagger-ui-bundle.js"]
+    assert len(served["swagger-ui-bundle.js"]) > 500_000  # the real bundle, not a stub
+    assert '"/api/openapi.json"' in served["init.js"] and "http" not in served["init.js"]
+    assert '"validatorUrl": null' in served["init.js"]  # no badge from a remote validator
+    # Only the files the page uses are served from the bundle.
+    bundle_dir = next(u for u in parser.urls if u.endswith("swagger-ui.css")).rsplit("/", 1)[0]
+    for other in ("index.html", "swagger-initializer.js", "..%2F__init__.py"):
+        assert httpx.get(f"{base_url}{bundle_dir}/{other}", timeout=30).status_code == 404

@@ -16,7 +16,7 @@ from assetry.bootstrap import Services, open_services
 from assetry.config import Settings
 from assetry.domain.ports import Fetcher
 from assetry.errors import AssetryError
-from assetry.web import errors, openapi
+from assetry.web import docs, errors, openapi
 from assetry.web.auth import Authentication
 from assetry.web.routes import assets, converters, galleries, health, pools
 
@@ -76,7 +76,7 @@ def create_app(
         title="Assetry", version=__version__, lifespan=lifespan,
         description="Self-hosted asset and image service: pools, images with versions, "
                     "galleries, attachments, replace, hide, delete.",
-        openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+        openapi_url=docs.OPENAPI, docs_url=None, redoc_url=None,
     )
     if services is not None:
         app.state.services = services
@@ -84,7 +84,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)
     app.add_exception_handler(HTTPException, errors.on_http_error)
     app.add_exception_handler(Exception, errors.on_unexpected)
-    for module in (pools, assets, galleries, converters, health):
+    for module in (pools, assets, galleries, converters, health, docs):
         app.include_router(module.router)
     openapi.install(app)
     app.add_middleware(Authentication)
