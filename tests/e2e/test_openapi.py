@@ -1,21 +1,26 @@
 """The OpenAPI document as clients read it: short unique operation ids, every error answer
 declared as problem+json with a schema that real answers satisfy, examples that match
-their schemas; and the offline documentation page."""
+their schemas, and a client generated from it (openapi-python-client) that works."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from io import BytesIO
+from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import jsonschema_rs
 import pytest
 
-from tests.support.images import solid
+from tests.support.images import load, solid
 
 PROBLEM = "application/problem+json"
 PROBLEM_SCHEMAS = {"ProblemDetails", "HiddenProblem", "TooLargeProblem"}
@@ -191,3 +196,69 @@ def test_docs_page_loads_everything_from_the_service_itself(base_url: str) -> No
     bundle_dir = next(u for u in parser.urls if u.endswith("swagger-ui.css")).rsplit("/", 1)[0]
     for other in ("index.html", "swagger-initializer.js", "..%2F__init__.py"):
         assert httpx.get(f"{base_url}{bundle_dir}/{other}", timeout=30).status_code == 404
+
+
+@pytest.mark.slow
+def test_a_generated_client_uploads_reads_the_gallery_and_a_version(
+        spec: dict[str, Any], base_url: str, tokens: dict[str, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    document = tmp_path / "openapi.json"
+    document.write_bytes(httpx.get(f"{base_url}/api/openapi.json", timeout=30).content)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"post_hooks": [], "project_name_override": "assetry-gen",
+                                  "package_name_override": "assetry_gen"}))
+    generator = Path(sys.executable).with_name("openapi-python-client")
+    made = subprocess.run(
+        [str(generator), "generate", "--path", str(document), "--config", str(config),
+         "--meta", "none", "--output-path", str(tmp_path / "assetry_gen")],
+        capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "Warning" not in made.stdout + made.stderr, made.stdout + made.stderr
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    gen = importlib.import_module("assetry_gen")
+    api = importlib.import_module("assetry_gen.api")
+    models = importlib.import_module("assetry_gen.models")
+    types = importlib.import_module("assetry_gen.types")
+    for name in ("pools.upload_asset", "galleries.get_gallery", "assets.get_version",
+                 "assets.get_asset"):
+        importlib.import_module(f"assetry_gen.api.{name}")
+    try:
+        with gen.AuthenticatedClient(base_url=base_url, token=tokens["editor"],
+                                     timeout=httpx.Timeout(60)) as client:
+            gallery = f"client-{uuid4().hex[:8]}"
+            body = models.UploadAssetBody(
+                file=types.File(payload=BytesIO(solid(640, 480)), file_name="photo.jpg",
+                                mime_type="image/jpeg"),
+                gallery=gallery, metadata=json.dumps({"alt": "blue"}))
+            uploaded = api.pools.upload_asset.sync_detailed(
+                "default", client=client, body=body, wait=True)
+            assert uploaded.status_code == 201, uploaded.content
+            asset = uploaded.parsed
+            assert isinstance(asset, models.AssetWriteOut)
+            assert (asset.filename, asset.width, asset.height) == ("photo.jpg", 640, 480)
+            assert asset.gallery == gallery and asset.metadata.additional_properties == {
+                "alt": "blue"}
+            assert asset.versions["thumbnail"].status == "ready"
+            assert asset.updated_resources.created[0] == f"/api/assets/{asset.id}"
+
+            found = api.galleries.get_gallery.sync_detailed(gallery, client=client)
+            assert found.status_code == 200
+            assert [image.id for image in found.parsed.images] == [asset.id]
+            assert found.parsed.images[0].versions["detail"].width == 480
+
+            version = api.assets.get_version.sync_detailed(asset.id, "thumbnail",
+                                                           client=client)
+            assert version.status_code == 200
+            assert version.headers["content-type"] == "image/jpeg"
+            image = load(version.parsed.payload.read())
+            assert (image.width, image.height) == (100, 100)
+
+            # Errors arrive parsed as problem+json, not as an unexpected status.
+            missing = api.assets.get_asset.sync_detailed(UUID(int=0), client=client)
+            assert missing.status_code == 404
+            assert isinstance(missing.parsed, models.ProblemDetails)
+            assert missing.parsed.status == 404 and missing.parsed.detail
+    finally:
+        for module in [m for m in sys.modules if m.split(".")[0] == "assetry_gen"]:
+            del sys.modules[module]
