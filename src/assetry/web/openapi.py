@@ -4,13 +4,14 @@ Routes name their operations (`operation_id=`, short and stable) and declare the
 answers with `problems(...)`: each is `application/problem+json` with the schema of its
 body (schemas.ProblemDetails, or HiddenProblem for 410 and TooLargeProblem for 413).
 `install` makes the app's document from FastAPI's and then adds those schemas, the bearer
-scheme and the examples of web/examples.py, and drops FastAPI's own 422
-"HTTPValidationError" answers: web/errors.py answers a request that fails validation with
-a 400 problem instead.
+scheme, summaries that follow the ids and the examples of web/examples.py, and drops
+FastAPI's own 422 "HTTPValidationError" answers: web/errors.py answers a request that
+fails validation with a 400 problem instead.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -93,6 +94,7 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
             if _is_validation_error(answers.get("422")):
                 del answers["422"]
             operation["security"] = _security(path, method)
+            operation["summary"] = _summary(operation["operationId"])
     _add_examples(document)
     return document
 
@@ -106,6 +108,13 @@ def _add_examples(document: dict[str, Any]) -> None:
         answer["content"]["application/json"]["example"] = body
     for operation_id, body in examples.REQUESTS.items():
         by_id[operation_id]["requestBody"]["content"]["application/json"]["example"] = body
+
+
+def _summary(operation_id: str) -> str:
+    """`createOrUpdatePool` -> `Create or update pool`: the summary follows the id, not
+    the Python function's name (FastAPI's default)."""
+    return re.sub(r"(?<!^)([A-Z])", lambda m: " " + m.group(1).lower(), operation_id
+                  ).capitalize()
 
 
 def _is_validation_error(answer: dict[str, Any] | None) -> bool:
