@@ -17,7 +17,7 @@ from assetry.config import Settings
 from assetry.domain.ports import Fetcher
 from assetry.errors import AssetryError
 from assetry.process import die_with_parent, limit_malloc_arenas
-from assetry.web import errors
+from assetry.web import docs, errors, openapi
 from assetry.web.auth import Authentication
 from assetry.web.routes import assets, converters, galleries, health, pools
 
@@ -80,7 +80,7 @@ def create_app(
         title="Assetry", version=__version__, lifespan=lifespan,
         description="Self-hosted asset and image service: pools, images with versions, "
                     "galleries, attachments, replace, hide, delete.",
-        openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+        openapi_url=docs.OPENAPI, docs_url=None, redoc_url=None,
     )
     if services is not None:
         app.state.services = services
@@ -88,8 +88,9 @@ def create_app(
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)
     app.add_exception_handler(HTTPException, errors.on_http_error)
     app.add_exception_handler(Exception, errors.on_unexpected)
-    for module in (pools, assets, galleries, converters, health):
+    for module in (pools, assets, galleries, converters, health, docs):
         app.include_router(module.router)
+    openapi.install(app)
     app.add_middleware(Authentication)
     app.add_middleware(SecurityHeaders)  # outermost: its headers go on every answer
     return app

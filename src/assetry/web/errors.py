@@ -1,4 +1,5 @@
-"""The one table from domain errors to HTTP, and problem+json (RFC 9457) bodies."""
+"""The one table from domain errors to HTTP, and problem+json (RFC 9457) bodies (their
+shapes are schemas.ProblemDetails and its subclasses)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, errors.Hidden):
         extra = {"reason": "hidden", "modified_by": exc.modified_by,
                  "modification_date": ts(exc.modification_date)}
+    elif isinstance(exc, errors.TooLarge):
+        extra = {"limit": exc.limit}  # so a client can say what would fit
     response = problem(status, exc.message, field=exc.field, **extra)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="assetry"'

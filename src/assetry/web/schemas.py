@@ -122,6 +122,40 @@ class HealthOut(BaseModel):
     storage: str
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="the request field at fault: a form, JSON, query or path "
+                                    "field, or a path inside a converter spec such as "
+                                    "`versions[0].operations[1].sigma`")
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """Every error answer (RFC 9457), sent as `application/problem+json`."""
+
+    type: str = Field("about:blank", description="always `about:blank`: `status` says it all")
+    title: str = Field(description="the status's reason phrase (RFC 9110); match on `status`")
+    status: int
+    detail: str = Field(description="a sentence for people; it may change")
+    instance: str | None = Field(None, description="RFC 9457's occurrence URI; Assetry does "
+                                                   "not send it")
+    errors: list[FieldError] | None = Field(
+        None, description="present when one request field is at fault")
+
+
+class HiddenProblem(ProblemDetails):
+    """410: the asset is hidden and the caller is below moderator."""
+
+    reason: str = Field(description="`hidden`")
+    modified_by: str | None = Field(description="the token that changed the asset last")
+    modification_date: str = Field(description="the asset's `modified_at`")
+
+
+class TooLargeProblem(ProblemDetails):
+    """413: the body, or an import's remote body, is larger than the pool takes."""
+
+    limit: int = Field(description="the most bytes this pool accepts for one file")
+
+
 #: turns a byte URL of an asset into the URL a client gets (signed for non-public pools)
 Sign = Callable[[Asset, str], str]
 

@@ -11,24 +11,33 @@ from assetry.errors import Invalid
 from assetry.web import schemas, uploads
 from assetry.web.delivery import respond
 from assetry.web.deps import ActorDep, ReaderDep, ServicesDep, SignDep
+from assetry.web.openapi import problems
 
 router = APIRouter(prefix="/api/assets", tags=["assets"])
 
-BYTES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/octet-stream": {}}, "description": "the bytes"},
-    206: {"description": "one range of the bytes"},
-    304: {"description": "not modified"},
-    416: {"description": "range not satisfiable"},
-}
+
+def _bytes(media_range: str) -> dict[int | str, dict[str, Any]]:
+    """Byte answers, whose `Content-Type` is the bytes' own (within `media_range`);
+    octet-stream comes first so that client generators hand back the raw bytes."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    content = {"application/octet-stream": binary, media_range: binary}
+    return {
+        200: {"content": content, "description": "the bytes"},
+        206: {"content": content, "description": "one range of the bytes"},
+        304: {"description": "not modified (`If-None-Match` matched the ETag)"},
+    }
 
 
-@router.get("/{asset_id}", response_model=schemas.AssetOut)
+@router.get("/{asset_id}", response_model=schemas.AssetOut, operation_id="getAsset",
+            responses=problems(400, 404, 410))
 async def get_asset(asset_id: UUID, services: ServicesDep, actor: ActorDep, sign: SignDep
                     ) -> dict[str, Any]:
     return schemas.asset_json(await services.assets.get(asset_id, actor), sign)
 
 
-@router.put("/{asset_id}", response_model=schemas.AssetWriteOut, openapi_extra=uploads.UPLOAD_DOC)
+@router.put("/{asset_id}", response_model=schemas.AssetWriteOut, openapi_extra=uploads.UPLOAD_DOC,
+            operation_id="replaceAsset",
+            responses=problems(400, 403, 404, 409, 410, 413, 415, 422))
 async def replace_asset(asset_id: UUID, request: Request, services: ServicesDep,
                         actor: ActorDep, sign: SignDep, wait: bool = False) -> dict[str, Any]:
     """Replace the bytes (same fields as an upload; `file` required). Every version is
@@ -40,7 +49,8 @@ async def replace_asset(asset_id: UUID, request: Request, services: ServicesDep,
     return schemas.write_json(asset, sign, modified=[schemas.asset_url(asset.id)])
 
 
-@router.patch("/{asset_id}", response_model=schemas.AssetWriteOut)
+@router.patch("/{asset_id}", response_model=schemas.AssetWriteOut, operation_id="patchAsset",
+              responses=problems(400, 403, 404, 410))
 async def patch_asset(asset_id: UUID, services: ServicesDep, actor: ActorDep, sign: SignDep,
                       body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """Change `filename`, `metadata`, `gallery` or `hidden`."""
@@ -48,7 +58,8 @@ async def patch_asset(asset_id: UUID, services: ServicesDep, actor: ActorDep, si
     return schemas.write_json(asset, sign, modified=[schemas.asset_url(asset.id)])
 
 
-@router.delete("/{asset_id}", response_model=schemas.AssetWriteOut)
+@router.delete("/{asset_id}", response_model=schemas.AssetWriteOut, operation_id="deleteAsset",
+               responses=problems(400, 403, 404, 410))
 async def delete_asset(asset_id: UUID, services: ServicesDep, actor: ActorDep, sign: SignDep
                        ) -> dict[str, Any]:
     """Delete the asset, its versions and every blob; its URLs then answer 404."""
@@ -58,7 +69,8 @@ async def delete_asset(asset_id: UUID, services: ServicesDep, actor: ActorDep, s
     return schemas.write_json(asset, sign, removed=removed)
 
 
-@router.get("/{asset_id}/content", responses=BYTES)
+@router.get("/{asset_id}/content", operation_id="getContent", response_class=Response,
+            responses=_bytes("*/*") | problems(400, 403, 404, 410, 416))
 @router.head("/{asset_id}/content", include_in_schema=False)
 async def get_content(asset_id: UUID, request: Request, services: ServicesDep,
                       actor: ReaderDep) -> Response:
@@ -67,7 +79,8 @@ async def get_content(asset_id: UUID, request: Request, services: ServicesDep,
     return await respond(request, content, services.content, services.settings.cache_max_age)
 
 
-@router.get("/{asset_id}/versions/{name}", responses=BYTES)
+@router.get("/{asset_id}/versions/{name}", operation_id="getVersion", response_class=Response,
+            responses=_bytes("image/*") | problems(400, 403, 404, 410, 416, 422))
 @router.head("/{asset_id}/versions/{name}", include_in_schema=False)
 async def get_version(asset_id: UUID, name: str, request: Request, services: ServicesDep,
                       actor: ReaderDep) -> Response:
@@ -77,7 +90,8 @@ async def get_version(asset_id: UUID, name: str, request: Request, services: Ser
     return await respond(request, content, services.content, services.settings.cache_max_age)
 
 
-@router.delete("/{asset_id}/versions/{name}", response_model=schemas.AssetWriteOut)
+@router.delete("/{asset_id}/versions/{name}", response_model=schemas.AssetWriteOut,
+               operation_id="deleteVersion", responses=problems(400, 403, 404, 410))
 async def delete_version(asset_id: UUID, name: str, services: ServicesDep, actor: ActorDep,
                          sign: SignDep) -> dict[str, Any]:
     asset = await services.versions.delete(asset_id, name, actor)
@@ -85,7 +99,9 @@ async def delete_version(asset_id: UUID, name: str, services: ServicesDep, actor
                               removed=[schemas.version_url(asset.id, name)])
 
 
-@router.post("/{asset_id}/convert", response_model=schemas.AssetWriteOut)
+@router.post("/{asset_id}/convert", response_model=schemas.AssetWriteOut,
+             operation_id="convertAsset",
+             responses=problems(400, 403, 404, 409, 410, 422))
 async def convert(asset_id: UUID, services: ServicesDep, actor: ActorDep, sign: SignDep,
                   body: Annotated[dict[str, Any] | None, Body()] = None,
                   wait: bool = False) -> dict[str, Any]:
@@ -103,7 +119,8 @@ async def convert(asset_id: UUID, services: ServicesDep, actor: ActorDep, sign: 
     return schemas.write_json(asset, sign, modified=[schemas.asset_url(asset.id)])
 
 
-@router.post("/{asset_id}/attachments", response_model=schemas.AssetWriteOut)
+@router.post("/{asset_id}/attachments", response_model=schemas.AssetWriteOut,
+             operation_id="attachAsset", responses=problems(400, 403, 404, 410))
 async def attach(asset_id: UUID, services: ServicesDep, actor: ActorDep, sign: SignDep,
                  body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """Record that another system's resource uses this asset: `{"resource": "..."}`."""
@@ -111,7 +128,8 @@ async def attach(asset_id: UUID, services: ServicesDep, actor: ActorDep, sign: S
     return schemas.write_json(asset, sign, modified=[schemas.asset_url(asset.id)])
 
 
-@router.delete("/{asset_id}/attachments", response_model=schemas.AssetWriteOut)
+@router.delete("/{asset_id}/attachments", response_model=schemas.AssetWriteOut,
+               operation_id="detachAsset", responses=problems(400, 403, 404, 410))
 async def detach(asset_id: UUID, services: ServicesDep, actor: ActorDep, sign: SignDep,
                  resource: Annotated[str, Query(min_length=1, max_length=512)]
                  ) -> dict[str, Any]:

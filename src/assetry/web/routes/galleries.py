@@ -8,11 +8,13 @@ from fastapi import APIRouter, Query
 
 from assetry.web import schemas
 from assetry.web.deps import ActorDep, ServicesDep, SignDep
+from assetry.web.openapi import problems
 
 router = APIRouter(prefix="/api/galleries", tags=["galleries"])
 
 
-@router.get("", response_model=schemas.GalleryListOut)
+@router.get("", response_model=schemas.GalleryListOut, operation_id="listGalleries",
+            responses=problems(400))
 async def list_galleries(services: ServicesDep, actor: ActorDep, sign: SignDep,
                          id: Annotated[list[str], Query()]) -> dict[str, Any]:
     """The galleries asked for, in the order asked; unknown ids are left out."""
@@ -20,7 +22,8 @@ async def list_galleries(services: ServicesDep, actor: ActorDep, sign: SignDep,
     return {"items": [schemas.gallery_json(g, sign) for g in found]}
 
 
-@router.get("/{gallery_id}", response_model=schemas.GalleryOut)
+@router.get("/{gallery_id}", response_model=schemas.GalleryOut, operation_id="getGallery",
+            responses=problems(404))
 async def get_gallery(gallery_id: str, services: ServicesDep, actor: ActorDep,
                       sign: SignDep) -> dict[str, Any]:
     """Every image of the gallery, oldest first, each with its versions."""

@@ -11,7 +11,7 @@ from assetry.web.deps import ServicesDep
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/health", response_model=schemas.HealthOut,
+@router.get("/health", response_model=schemas.HealthOut, operation_id="getHealth",
             responses={503: {"model": schemas.HealthOut}})
 async def health(services: ServicesDep) -> JSONResponse:
     """200 when the database and the blob store answer, else 503 naming the failing part."""
@@ -21,7 +21,7 @@ async def health(services: ServicesDep) -> JSONResponse:
                         status_code=200 if ok else 503)
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", response_class=PlainTextResponse, operation_id="getMetrics")
 async def metrics(services: ServicesDep) -> PlainTextResponse:
     """Prometheus text format."""
     lines = []

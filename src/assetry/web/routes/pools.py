@@ -10,23 +10,26 @@ from fastapi.responses import JSONResponse
 from assetry.domain.model import Asset
 from assetry.web import schemas, uploads
 from assetry.web.deps import ActorDep, ServicesDep, SignDep
+from assetry.web.openapi import problems
 from assetry.web.schemas import Sign
 
 router = APIRouter(prefix="/api/pools", tags=["pools"])
 
 
-@router.get("", response_model=schemas.PoolListOut)
+@router.get("", response_model=schemas.PoolListOut, operation_id="listPools",
+            responses=problems())
 async def list_pools(services: ServicesDep, actor: ActorDep) -> dict[str, Any]:
     return {"items": [schemas.pool_json(p) for p in await services.pools.list(actor)]}
 
 
-@router.get("/{name}", response_model=schemas.PoolOut)
+@router.get("/{name}", response_model=schemas.PoolOut, operation_id="getPool",
+            responses=problems(404))
 async def get_pool(name: str, services: ServicesDep, actor: ActorDep) -> dict[str, Any]:
     return schemas.pool_json(await services.pools.get(name, actor))
 
 
-@router.put("/{name}", response_model=schemas.PoolOut,
-            responses={201: {"model": schemas.PoolOut}})
+@router.put("/{name}", response_model=schemas.PoolOut, operation_id="createOrUpdatePool",
+            responses=problems(400, 403, 422) | {201: {"model": schemas.PoolOut}})
 async def put_pool(name: str, services: ServicesDep, actor: ActorDep,
                    body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
     """Create (201) or update (200) a pool; fields left out keep their value. Admins only."""
@@ -34,14 +37,16 @@ async def put_pool(name: str, services: ServicesDep, actor: ActorDep,
     return JSONResponse(schemas.pool_json(pool), status_code=201 if created else 200)
 
 
-@router.delete("/{name}", status_code=204)
+@router.delete("/{name}", status_code=204, operation_id="deletePool",
+               responses=problems(403, 404, 409))
 async def delete_pool(name: str, services: ServicesDep, actor: ActorDep) -> Response:
     """Only an empty pool can be deleted (409 otherwise). Admins only."""
     await services.pools.delete(name, actor)
     return Response(status_code=204)
 
 
-@router.get("/{pool}/assets", response_model=schemas.AssetPageOut)
+@router.get("/{pool}/assets", response_model=schemas.AssetPageOut, operation_id="listAssets",
+            responses=problems(400, 404))
 async def list_assets(
     pool: str,
     services: ServicesDep,
@@ -62,7 +67,8 @@ async def list_assets(
 
 
 @router.post("/{pool}/assets", status_code=201, response_model=schemas.AssetWriteOut,
-             openapi_extra=uploads.UPLOAD_DOC)
+             openapi_extra=uploads.UPLOAD_DOC, operation_id="uploadAsset",
+             responses=problems(400, 403, 404, 413, 415, 422))
 async def upload(pool: str, request: Request, services: ServicesDep, actor: ActorDep,
                  sign: SignDep, wait: bool = False) -> JSONResponse:
     """Upload a file (multipart, streamed). `wait=true` answers once versions are made."""
@@ -73,7 +79,9 @@ async def upload(pool: str, request: Request, services: ServicesDep, actor: Acto
     return _created(asset, sign)
 
 
-@router.post("/{pool}/imports", status_code=201, response_model=schemas.AssetWriteOut)
+@router.post("/{pool}/imports", status_code=201, response_model=schemas.AssetWriteOut,
+             operation_id="importAsset",
+             responses=problems(400, 403, 404, 413, 415, 422, 502, 504))
 async def import_url(pool: str, services: ServicesDep, actor: ActorDep, sign: SignDep,
                      body: Annotated[dict[str, Any], Body()], wait: bool = False
                      ) -> JSONResponse:
