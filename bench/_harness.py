@@ -97,8 +97,46 @@ def multipart(filename: str, data: bytes, **fields: str) -> tuple[bytes, str]:
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
+def tree_pids(pid: int) -> list[int]:
+    """`pid` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        p = stack.pop()
+        found.append(p)
+        stack.extend(children.get(p, []))
+    return found
+
+
+def tree_pss(pid: int) -> int:
+    """Proportional set size of `pid` and its descendants, in bytes: each page counted
+    once across the tree (a page shared by two processes counts half in each), so the
+    sum is what the service really occupies. Summing RSS counts shared pages (the
+    libraries every worker maps) once per process."""
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            continue
+    return total
+
+
 def tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and all its descendants (0 once it has gone)."""
+    """Resident bytes of `pid` and all its descendants, summed (0 once it has gone)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -121,11 +159,12 @@ def tree_rss(pid: int) -> int:
 
 @dataclass
 class RssSampler:
-    """Samples a process tree's resident memory every `interval` seconds in a thread."""
+    """Samples a process tree's summed RSS and PSS every `interval` seconds in a thread."""
 
     pid: int
     interval: float = 0.05
     samples: list[int] = field(default_factory=list)
+    pss_samples: list[int] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __enter__(self) -> RssSampler:
@@ -140,11 +179,16 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.samples.append(tree_rss(self.pid))
+            self.pss_samples.append(tree_pss(self.pid))
             self._stop.wait(self.interval)
 
     @property
     def peak(self) -> int:
         return max(self.samples, default=0)
+
+    @property
+    def peak_pss(self) -> int:
+        return max(self.pss_samples, default=0)
 
 
 @dataclass

@@ -45,6 +45,7 @@ from _harness import (
     median,
     multipart,
     percentile,
+    tree_pss,
     tree_rss,
 )
 
@@ -280,7 +281,9 @@ def throughput(server: Server, rows: list[Row], rounds: int, seconds: float,
         for e in errors[:3]:
             print(f"    error: {e}")
     results["throughput_peak_rss_mb"] = rss.peak / 2**20
-    print(f"\npeak RSS of the server tree during the throughput rounds: {rss.peak / 2**20:.0f} MB"
+    results["throughput_peak_pss_mb"] = rss.peak_pss / 2**20
+    print(f"\npeak memory of the server tree during the throughput rounds: PSS "
+          f"{rss.peak_pss / 2**20:.0f} MB, summed RSS {rss.peak / 2**20:.0f} MB"
           f"  (latencies in ms; 'rdy' = upload start until every version is ready)")
 
 
@@ -344,54 +347,41 @@ def cold(rounds: int, results: dict[str, Any]) -> None:
         print(f"  {name:10} ours {o * 1000:6.0f} ms   bare {b * 1000:6.0f} ms   {o / b:5.2f}x")
 
 
-def memory(server: Server, results: dict[str, Any], uploads: int = 200) -> None:
-    """8 concurrent 24 MP uploads, `uploads` in all; peak RSS and drift."""
+def memory(server: Server, results: dict[str, Any], uploads: int = 200,
+           batch: int = 20) -> None:
+    """8 concurrent 24 MP uploads, `uploads` in all, in batches of `batch`: the peak of
+    the server tree's memory, and its memory at rest after each batch (flat = no leak)."""
     body = multipart("photo.jpg", (CORPUS / "photo_24mp.jpg").read_bytes())
-    marks: dict[int, int] = {}
-    done = [0]
-    lock = threading.Lock()
-
-    def mark() -> None:
-        with lock:
-            done[0] += 1
-            if done[0] in (20, 100, uploads):
-                marks[done[0]] = tree_rss(server.proc.pid)
-
-    out = Uploads()
-    issued = [0]
-
-    def loop() -> None:
-        client = server.client()
-        while True:
-            with lock:
-                if issued[0] >= uploads:
-                    break
-                issued[0] += 1
-            upload_until_ready(client, *body, "bench", out, threading.Lock())
-            mark()
-        client.close()
-
-    before = tree_rss(server.proc.pid)
+    rest_rss: list[int] = []
+    rest_pss: list[int] = []
+    idle_rss, idle_pss = tree_rss(server.proc.pid), tree_pss(server.proc.pid)
     started = time.perf_counter()
+    ready = errors = 0
     with RssSampler(server.proc.pid) as rss:
-        threads = [threading.Thread(target=loop) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        for _ in range(uploads // batch):
+            out = run_clients(server, *body, "bench", 8, 600, max_uploads=batch)
+            ready, errors = ready + len(out.ready), errors + len(out.errors)
+            time.sleep(0.5)
+            rest_rss.append(tree_rss(server.proc.pid))
+            rest_pss.append(tree_pss(server.proc.pid))
     elapsed = time.perf_counter() - started
-    drift = (marks.get(uploads, 0) - marks.get(20, 1)) / marks.get(20, 1)
+    drift = (rest_pss[-1] - rest_pss[0]) / rest_pss[0]
+    mb = 2**20
     results["memory"] = {
-        "uploads": len(out.ready), "errors": len(out.errors), "seconds": elapsed,
-        "idle_rss_mb": before / 2**20, "peak_rss_mb": rss.peak / 2**20,
-        "rss_after_20_mb": marks.get(20, 0) / 2**20, "rss_after_100_mb": marks.get(100, 0) / 2**20,
-        f"rss_after_{uploads}_mb": marks.get(uploads, 0) / 2**20, "drift_20_to_end": drift}
-    print(f"\nmemory: {len(out.ready)} 24 MP uploads by 8 concurrent clients in {elapsed:.0f} s "
-          f"({len(out.errors)} errors)")
-    print(f"  server tree RSS: idle {before / 2**20:.0f} MB, peak {rss.peak / 2**20:.0f} MB; "
-          f"after 20 uploads {marks.get(20, 0) / 2**20:.0f} MB, after 100 "
-          f"{marks.get(100, 0) / 2**20:.0f} MB, after {uploads} "
-          f"{marks.get(uploads, 0) / 2**20:.0f} MB (drift {drift * 100:+.1f}%)")
+        "uploads": ready, "errors": errors, "seconds": elapsed,
+        "idle_rss_mb": idle_rss / mb, "idle_pss_mb": idle_pss / mb,
+        "peak_rss_mb": rss.peak / mb, "peak_pss_mb": rss.peak_pss / mb,
+        "rest_pss_mb": [x / mb for x in rest_pss], "rest_rss_mb": [x / mb for x in rest_rss],
+        "drift_first_to_last_batch": drift}
+    print(f"\nmemory: {ready} 24 MP uploads by 8 concurrent clients in {elapsed:.0f} s "
+          f"({errors} errors), batches of {batch}")
+    print(f"  server tree PSS (each page once): idle {idle_pss / mb:.0f} MB, "
+          f"peak {rss.peak_pss / mb:.0f} MB")
+    print(f"  server tree RSS summed (shared pages once per process): idle {idle_rss / mb:.0f}"
+          f" MB, peak {rss.peak / mb:.0f} MB")
+    print("  PSS at rest after each batch (MB): "
+          + " ".join(f"{x / mb:.0f}" for x in rest_pss)
+          + f"  (first to last {drift * 100:+.1f}%)")
 
 
 def main() -> int:

@@ -14,7 +14,6 @@ import anyio.to_thread
 from assetry.blobs import open_blob_store
 from assetry.blobs.spool import DiskSpool
 from assetry.config import Settings
-from assetry.db import migrate
 from assetry.db.engine import SqlDatabase
 from assetry.domain.ports import Fetcher
 from assetry.fetch.fetcher import SafeFetcher
@@ -22,6 +21,7 @@ from assetry.fetch.policy import AddressPolicy
 from assetry.imaging.vips import VipsProcessor
 from assetry.jobs.tasks import handlers
 from assetry.jobs.worker import Worker
+from assetry.process import HostSlots
 from assetry.services.assets import AssetService
 from assetry.services.cache import AssetCache
 from assetry.services.content import ContentReader
@@ -65,6 +65,9 @@ class Services:
 
 def migrate_database(settings: Settings) -> None:
     """Bring the database schema to the newest migration (idempotent)."""
+    # Imported here: Alembic costs every serving process ~11 MB it never needs again.
+    from assetry.db import migrate
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.db_url)
 
@@ -115,8 +118,10 @@ async def open_services(
         spool = DiskSpool(settings.spool_dir)
         spool.sweep(older_than=3600)
         processor = VipsProcessor()
+        slots = HostSlots(settings.run_dir / "render-slots",
+                          settings.render_slots or os.cpu_count() or 1)
         cpu = CpuPool(settings.render_threads, settings.render_timeout,
-                      on_demand_queue=settings.render_queue)
+                      on_demand_queue=settings.render_queue, gate=slots.hold)
         stack.callback(cpu.close)
         metrics = Metrics()
         cache = AssetCache(settings.delivery_cache_ttl)

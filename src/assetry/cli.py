@@ -6,6 +6,8 @@ import asyncio
 import json
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -51,9 +53,7 @@ def serve(
     """
     import uvicorn
 
-    from assetry.bootstrap import migrate_database
     from assetry.process import limit_malloc_arenas
-    from assetry.web.app import create_app
 
     limit_malloc_arenas()  # before any thread or worker process starts
     overrides = {"host": host, "port": port, "render_workers": workers, "processes": processes}
@@ -63,19 +63,24 @@ def serve(
     logging.getLogger("assetry").info(
         "serving on http://%s:%d with data in %s (%d process%s)", settings.host,
         settings.port, settings.data_dir.resolve(), count, "es" if count > 1 else "")
-    migrate_database(settings)  # once, here: worker processes must not race to migrate
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port,
-                               "log_level": settings.log_level, "proxy_headers": False,
-                               "server_header": False}
-    if count == 1:
-        uvicorn.run(create_app(settings, migrate=False), **options)
-        return
     # Worker processes build their settings from the environment: hand them ours.
     if data_dir is not None:
         os.environ["ASSETRY_DATA_DIR"] = str(data_dir.resolve())
     for name, value in overrides.items():
         if value is not None:
             os.environ[f"ASSETRY_{name.upper()}"] = str(value)
+    # Once, before any worker starts (they must not race to migrate), and in a child
+    # process: this supervisor then never loads the app's libraries and stays small.
+    subprocess.run([sys.executable, "-m", "assetry", "migrate"], check=True,
+                   stdout=subprocess.DEVNULL)
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port,
+                               "log_level": settings.log_level, "proxy_headers": False,
+                               "server_header": False}
+    if count == 1:
+        from assetry.web.app import create_app
+
+        uvicorn.run(create_app(settings, migrate=False), **options)
+        return
     uvicorn.run("assetry.web.app:app_from_environment", factory=True, workers=count,
                 **options)
 

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         "Uploads are served first, then GETs of versions not made yet, then background "
         "jobs.",
     )
+    render_slots: int = Field(
+        0,
+        ge=0,
+        description="Renders running at once across every process of the service on this "
+        "host (each process's render threads wait for one). 0: one per CPU core.",
+    )
     render_queue: int = Field(
         8,
         ge=0,
@@ -129,6 +135,11 @@ class Settings(BaseSettings):
     def spool_dir(self) -> Path:
         """Where incoming bytes are hashed and checked before they reach the blob store."""
         return self.data_dir / "spool"
+
+    @property
+    def run_dir(self) -> Path:
+        """Where this host's processes of the service coordinate (render slot locks)."""
+        return self.data_dir / "run"
 
     @property
     def db_url(self) -> str:

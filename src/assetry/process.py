@@ -1,16 +1,26 @@
-"""Process-level set-up of a server process (memory arenas, the parent's death).
+"""Process-level concerns of a server process: memory arenas, the parent's death, and
+the render slots its processes share on one host.
 
-Called first thing in every process that serves HTTP or renders: `assetry serve` (and
-each of its worker processes), `assetry worker`.
+`limit_malloc_arenas` and `die_with_parent` are called first thing in every process
+that serves HTTP or renders: `assetry serve` (and each of its worker processes),
+`assetry worker`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import errno
+import fcntl
+import functools
 import os
+import random
 import signal
 import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 #: glibc's mallopt parameter for the number of malloc arenas
 _M_ARENA_MAX = -8
@@ -18,6 +28,7 @@ _M_ARENA_MAX = -8
 _PR_SET_PDEATHSIG = 1
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     if not sys.platform.startswith("linux") or name is None:
@@ -42,6 +53,17 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         libc.mallopt(_M_ARENA_MAX, value)  # this process, already started
 
 
+def release_free_heap() -> None:
+    """Give the heap's free pages back to the OS (glibc's malloc_trim).
+
+    A render allocates tens of MB of short-lived pixel buffers; glibc keeps what they
+    freed mapped, so after a burst a process stays at its peak for good. Trimming after
+    each render costs well under a millisecond and keeps RSS near the working set."""
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
+
+
 def die_with_parent() -> None:
     """Ask the kernel to send SIGTERM when the parent process dies (Linux), so worker
     processes never outlive a supervisor that was killed; exits at once when the parent
@@ -53,3 +75,52 @@ def die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:  # died before prctl took effect
         sys.exit(0)
+
+
+class HostSlots:
+    """A counting semaphore shared by every process of the service on this host: `count`
+    lock files in `directory`, each held (flock) by one render at a time.
+
+    Every worker process has its own render threads, so without it N processes would run
+    N times as many renders as there are cores: no faster, and each render's buffers
+    (~30 MB for a 24 MP JPEG) would add up. The kernel drops the locks of a process that
+    dies, so a crash never leaks a slot. `hold` blocks the calling thread.
+    """
+
+    def __init__(self, directory: Path, count: int) -> None:
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
+        self.count = count
+        self._paths = [directory / f"render-slot-{i}.lock" for i in range(count)]
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Wait (polling every few ms, no fairness) until a slot is free; hold it."""
+        pause = 0.001
+        while True:
+            start = random.randrange(self.count)
+            for i in range(self.count):
+                fd = self._try(self._paths[(start + i) % self.count])
+                if fd is not None:
+                    try:
+                        yield
+                    finally:
+                        os.close(fd)  # closing the descriptor releases its lock
+                    return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.01)
+
+    @staticmethod
+    def _try(path: Path) -> int | None:
+        # A fresh descriptor each time: flock belongs to the open file, so two threads
+        # sharing one descriptor would both "hold" the same slot.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return None
+            raise
+        return fd

@@ -80,7 +80,15 @@ class SafeFetcher:
         self._max_redirects = max_redirects
         self._user_agent = user_agent
         self._resolve = resolver or resolve
-        self._ssl = ssl_context or httpx.create_ssl_context(trust_env=False)
+        self._ssl_context = ssl_context
+
+    @property
+    def _ssl(self) -> ssl.SSLContext:
+        # Made on first use: loading the CA bundle costs every serving process ~1.6 MB,
+        # and most never import a URL.
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context(trust_env=False)
+        return self._ssl_context
 
     async def fetch(self, url: str, *, limit: int, sink: Sink) -> Fetched:
         """GET `url` (following at most `max_redirects` redirects) into `sink`.

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pillow_heif
 import pyvips
 
 from assetry.errors import UndecodableImage
@@ -17,6 +16,10 @@ HEIF_TYPES = frozenset({"image/heic", "image/heif"})
 
 def open_heif(source: Path | bytes) -> Any:
     """The parsed container; no pixels are decoded yet. Raises UndecodableImage."""
+    # Imported on first use: libheif and its codecs cost every serving process ~5 MB,
+    # and many installations never see a HEIC.
+    import pillow_heif
+
     try:
         # 8-bit output: everything downstream is sRGB uchar anyway.
         return pillow_heif.open_heif(source, convert_hdr_to_8bit=True)

@@ -16,6 +16,7 @@ from assetry.errors import TooManyPixels, UndecodableImage
 from assetry.imaging import heif
 from assetry.imaging.pipeline import ALPHA_FORMATS, carry_out, encode, to_srgb_uchar
 from assetry.imaging.sniff import sniff
+from assetry.process import release_free_heap
 
 #: the only loader families left unblocked (each base class covers file/buffer/source)
 ALLOWED_LOADERS = (
@@ -89,8 +90,12 @@ class VipsProcessor:
         scan even at 1/8 scale. Animated images give their first frame, but every frame
         is decoded once to prove it. Raises UndecodableImage.
         """
-        image, source = _decode(path, mime_type, scale)
-        return [_render_one(image, source, request) for request in requests]
+        try:
+            image, source = _decode(path, mime_type, scale)
+            return [_render_one(image, source, request) for request in requests]
+        finally:
+            image = None  # drop the decoded pixels before trimming the heap
+            release_free_heap()
 
 
 def _open(path: Path, **options: Any) -> pyvips.Image:

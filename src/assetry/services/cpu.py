@@ -10,6 +10,7 @@ import itertools
 import math
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from enum import IntEnum
 from typing import TypeVar
 
@@ -38,14 +39,20 @@ class CpuPool:
     with Retry-After instead of piling up without bound. INGEST and BACKGROUND calls
     always queue (uploads are bounded by connections, jobs by the worker's loops).
 
-    A call that *runs* longer than `timeout` seconds (time spent queued does not count)
-    raises RenderFailed. A thread cannot be interrupted: it finishes in the background
-    while still occupying its slot, so slow inputs can never pile up unbounded work.
-    Must be used from one event loop.
+    `gate`, when given, is entered on the worker thread around every call: a limit shared
+    with other processes (process.HostSlots), so a host's processes together run no more
+    renders than it has cores.
+
+    A call that *runs* longer than `timeout` seconds (time spent queued, here or at the
+    gate, does not count) raises RenderFailed. A thread cannot be interrupted: it finishes
+    in the background while still occupying its slot, so slow inputs can never pile up
+    unbounded work. Must be used from one event loop.
     """
 
-    def __init__(self, threads: int, timeout: float, *, on_demand_queue: int = 8) -> None:
+    def __init__(self, threads: int, timeout: float, *, on_demand_queue: int = 8,
+                 gate: Callable[[], AbstractContextManager[object]] = nullcontext) -> None:
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="assetry-cpu")
+        self._gate = gate
         self.threads = threads
         self.timeout = timeout
         self.on_demand_queue = on_demand_queue
@@ -71,22 +78,32 @@ class CpuPool:
         longer than the timeout), or whatever `fn` raises."""
         await self._acquire(lane)
         loop = asyncio.get_running_loop()
+        started = asyncio.Event()
+        began = [0.0]
+
+        def call() -> T:
+            with self._gate():
+                began[0] = loop.time()
+                loop.call_soon_threadsafe(started.set)
+                return fn(*args)
+
         try:
-            future = self._executor.submit(fn, *args)
+            future = self._executor.submit(call)
         except BaseException:
             self._release()
             raise
-        started = loop.time()
 
         def done(_: Future[T]) -> None:
-            elapsed = loop.time() - started
+            elapsed = loop.time() - began[0] if began[0] else 0.0
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
                 loop.call_soon_threadsafe(self._finished, elapsed)
+                loop.call_soon_threadsafe(started.set)  # also when the gate itself failed
 
         future.add_done_callback(done)
+        result = asyncio.shield(asyncio.wrap_future(future))
+        await started.wait()  # the time limit starts once the gate lets the call run
         try:
-            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)),
-                                          self.timeout)
+            return await asyncio.wait_for(result, self.timeout)
         except TimeoutError:
             raise RenderFailed(f"processing took longer than {self.timeout:g} s") from None
 

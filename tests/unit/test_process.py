@@ -1,0 +1,86 @@
+"""Process-level helpers: host-wide render slots (real flock between real processes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from assetry.process import HostSlots
+
+HOLD_FOREVER = """
+import sys, time
+from pathlib import Path
+from assetry.process import HostSlots
+slots = HostSlots(Path(sys.argv[1]), 1)
+with slots.hold():
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_one_slot_is_held_by_one_thread_at_a_time(tmp_path: Path) -> None:
+    slots = HostSlots(tmp_path, 1)
+    inside, most = [0], [0]
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(5):
+            with slots.hold():
+                with lock:
+                    inside[0] += 1
+                    most[0] = max(most[0], inside[0])
+                time.sleep(0.002)
+                with lock:
+                    inside[0] -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1
+
+
+def test_two_slots_let_two_in(tmp_path: Path) -> None:
+    slots = HostSlots(tmp_path, 2)
+    with slots.hold():
+        entered = threading.Event()
+
+        def second() -> None:
+            with slots.hold():
+                entered.set()
+
+        t = threading.Thread(target=second)
+        t.start()
+        assert entered.wait(5)
+        t.join()
+
+
+def test_a_killed_holder_frees_its_slot(tmp_path: Path) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_FOREVER, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        slots = HostSlots(tmp_path, 1)
+        got = threading.Event()
+
+        def take() -> None:
+            with slots.hold():
+                got.set()
+
+        t = threading.Thread(target=take, daemon=True)
+        t.start()
+        assert not got.wait(0.3)  # another process holds the only slot
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        assert got.wait(5)  # the kernel dropped the dead process's lock
+        t.join()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
