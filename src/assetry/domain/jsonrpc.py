@@ -18,6 +18,7 @@ error, -32000 not authorized, 404 not found, 409 conflict. Every error object ca
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -196,20 +197,24 @@ CODES: dict[type[errors.AssetryError], tuple[int, str]] = {
 _STATUS = {errors.Unauthenticated: 401, errors.Forbidden: 403, errors.BackendUnavailable: 503}
 
 
+_FIRST_NAME = re.compile(r"[^.\[]*")
+
+
 def from_domain(exc: errors.AssetryError, fields: Mapping[str, str] | None = None
                 ) -> RpcError | None:
     """The RpcError for a domain error, or None for one no method should raise (a bug:
-    the caller answers -32603 and logs it). `fields` renames the
-    error's field to the method's param name by its first path segment
-    (`{"gallery": "correlation_id"}`)."""
+    the caller answers -32603 and logs it). `fields` renames the error's field to the
+    method's param by the field's first name, up to the first "." or "["
+    (`{"gallery": "correlation_id"}`; `{"versions": "converter_settings.versions"}` turns
+    `versions[1].width` into `converter_settings.versions[1].width`)."""
     found = next((CODES[c] for c in type(exc).__mro__ if c in CODES), None)
     if found is None:
         return None
     code, kind = found
     data: dict[str, Any] = {}
     if exc.field is not None:
-        head, sep, rest = exc.field.partition(".")
-        data["field"] = (fields or {}).get(head, head) + sep + rest
+        head = _FIRST_NAME.match(exc.field).group()  # type: ignore[union-attr]
+        data["field"] = (fields or {}).get(head, head) + exc.field[len(head):]
     if isinstance(exc, errors.Hidden):
         data.update(reason="hidden", modified_by=exc.modified_by,
                     modification_date=exc.modification_date)

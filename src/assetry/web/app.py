@@ -18,7 +18,7 @@ from assetry.domain.ports import Fetcher
 from assetry.errors import AssetryError
 from assetry.web import errors
 from assetry.web.auth import Authentication
-from assetry.web.routes import assets, converters, galleries, health, pools
+from assetry.web.routes import assets, converters, galleries, health, pools, rpc
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)
     app.add_exception_handler(HTTPException, errors.on_http_error)
     app.add_exception_handler(Exception, errors.on_unexpected)
-    for module in (pools, assets, galleries, converters, health):
+    for module in (pools, assets, galleries, converters, health, rpc):
         app.include_router(module.router)
-    app.add_middleware(Authentication)
+    app.add_middleware(Authentication, own_errors=frozenset({rpc.PATH}))
     app.add_middleware(SecurityHeaders)  # outermost: its headers go on every answer
     return app

@@ -142,10 +142,13 @@ def test_errors_without_a_client_meaning_map_to_none() -> None:
     assert from_domain(errors.ConfigError("bad config")) is None
 
 
-def test_fields_are_renamed_to_the_methods_params_by_their_first_segment() -> None:
+def test_fields_are_renamed_to_the_methods_params_by_their_first_name() -> None:
     renames = {"gallery": "correlation_id", "settings": "converter_settings"}
     gallery = from_domain(errors.Invalid("bad", field="gallery"), renames)
     nested = from_domain(errors.InvalidConverter("bad", field="settings.versions.x"), renames)
+    listed = from_domain(errors.InvalidConverter("bad", field="versions[1].width"),
+                         {"versions": "converter_settings.versions"})
+    assert listed is not None and listed.data["field"] == "converter_settings.versions[1].width"
     other = from_domain(errors.Invalid("bad", field="metadata"), renames)
     assert gallery is not None and gallery.data["field"] == "correlation_id"
     assert nested is not None and nested.data["field"] == "converter_settings.versions.x"
