@@ -192,6 +192,15 @@ def test_a_file_is_no_image_but_a_file(rpc: RpcClient) -> None:
     assert "text/plain" in error["message"]
 
 
+def test_images_convert_is_the_originals_name_for_convert_image(rpc: RpcClient) -> None:
+    image = new_image(rpc)
+    rows = rpc.call("images.convert", id=image["id"], converter_settings={
+        "versions": {"thumbnail": {"width": 40, "height": 30}}})
+    assert [r["version"] for r in rows] == [None, "detail", "thumbnail"]
+    assert rows[2]["metadata"]["size"] == [40, 30]
+    assert rows[2]["id"] != image["versions"]["thumbnail"]["id"]
+
+
 # -- lists -----------------------------------------------------------------------------
 
 
