@@ -852,6 +852,38 @@ async def test_rows_load_a_page_in_five_queries(db: SqlDatabase, rows_world: Row
     assert len(statements) == 5
 
 
+async def test_rows_never_show_half_a_row_deleted_while_the_page_loads(
+        backend: Backend, rows_world: RowWorld) -> None:
+    victim = rows_world.a.versions[1]
+    other = sa.create_engine(sync_url(backend.url), poolclass=sa.NullPool)
+    fired: list[bool] = []
+
+    def delete_in_between(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # Just before the page's assets are loaded, another connection deletes one of
+        # the page's versions.
+        if not fired and "FROM assets" in statement and "WHERE assets.id IN" in statement:
+            fired.append(True)
+            with other.begin() as conn:
+                conn.execute(sa.delete(versions).where(versions.c.id == victim.id))
+
+    sa.event.listen(backend.db.engine.sync_engine, "before_cursor_execute", delete_in_between)
+    try:
+        page = await select_rows(backend.db)
+    finally:
+        sa.event.remove(backend.db.engine.sync_engine, "before_cursor_execute",
+                        delete_in_between)
+        other.dispose()
+    assert fired
+    assert all(r.version is None or r.version in r.asset.versions for r in page.rows)
+    if backend.url.startswith("postgresql"):
+        # Each statement reads afresh: the deleted version is left out, not shown half.
+        assert row_ids(page) == rows_world.ids("b", "b.thumbnail", "a", "a.detail")
+    else:
+        # SQLite's read transaction keeps its snapshot: the page is as it was.
+        assert row_ids(page) == rows_world.ids("b", "b.thumbnail", "a", "a.detail",
+                                               "a.thumbnail")
+
+
 async def test_version_owner(db: SqlDatabase, rows_world: RowWorld) -> None:
     w = rows_world
     async with db.transaction(write=False) as tx:

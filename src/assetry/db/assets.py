@@ -302,10 +302,15 @@ class SqlAssetRepository:
             loaded = {a.id: a for a in await self._hydrate((await self._conn.execute(stmt)).all())}
         page = []
         for row_id, asset_id in found:
-            asset = loaded[asset_id]
-            version = None if row_id == asset_id else next(
-                v for v in asset.versions if v.id == row_id)
-            page.append(Row(asset, version))
+            # PostgreSQL reads each statement afresh (READ COMMITTED): a row deleted or
+            # replaced since the page was read is left out rather than shown half.
+            asset = loaded.get(asset_id)
+            if asset is None:
+                continue
+            if row_id == asset_id:
+                page.append(Row(asset))
+            elif (version := next((v for v in asset.versions if v.id == row_id), None)):
+                page.append(Row(asset, version))
         return RowPage(rows=tuple(page), count=count)
 
     async def finish_version(

@@ -59,7 +59,11 @@ class AssetService:
             pool = await tx.pools.get(asset.pool)
         access.read_pool(actor, pool)
         access.check_visible(asset, actor)
+        if asset.id == item_id:
+            return Row(asset)
         version = next((v for v in asset.versions if v.id == item_id), None)
+        if version is None:  # replaced or deleted since version_owner found it
+            raise AssetNotFound(f"no asset or version with id {item_id}")
         return Row(asset, version)
 
     async def rows(self, table: RowTable, query: ListQuery, actor: Actor) -> RowPage:
