@@ -96,7 +96,8 @@ async def _call(ctx: Context, call: Call) -> dict[str, Any]:
         return jsonrpc.failure(call.id, jsonrpc.internal_error())
 
 
-@router.post(PATH, summary="JSON-RPC 2.0 (the original image service's methods)",
+@router.post(PATH, operation_id="callRpc",
+             summary="JSON-RPC 2.0 (the original image service's methods)",
              openapi_extra=_DOC, response_model=None)
 async def rpc(request: Request, services: ServicesDep, actor: ActorDep, sign: SignDep
               ) -> Response:
