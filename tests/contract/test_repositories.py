@@ -40,6 +40,17 @@ from assetry.domain.model import (
     Version,
     VersionStatus,
 )
+from assetry.domain.rows import (
+    COLUMNS,
+    DEFAULT_SORT,
+    ListQuery,
+    Row,
+    RowPage,
+    RowTable,
+    SortKey,
+    parse_conditions,
+    parse_sort,
+)
 from assetry.errors import (
     AssetNotFound,
     BackendUnavailable,
@@ -666,6 +677,219 @@ async def test_asset_in_galleries_images_only_oldest_first(db: SqlDatabase) -> N
         found = await tx.assets.in_galleries(["g1", "g2", "unknown"])
         assert await tx.assets.in_galleries([]) == []
     assert found == [g2_old, g1_mid, g1_new]
+
+
+# -- assets: the original image service's table view (rows) ---------------------------
+
+
+@dataclass
+class RowWorld:
+    """Images a (gallery "Trip", two versions), b ("trip", one), a file f, a hidden
+    image h, and an image o in another pool; created one second apart in that order."""
+
+    a: Asset
+    b: Asset
+    f: Asset
+    h: Asset
+    o: Asset
+
+    def ids(self, *names: str) -> list[UUID]:
+        """Row ids by short name: "a" an original, "a.detail" one of its versions."""
+        out = []
+        for name in names:
+            asset_name, _, version = name.partition(".")
+            asset = getattr(self, asset_name)
+            out.append(asset.id if not version else asset.version(version).id)
+        return out
+
+
+@pytest.fixture
+async def rows_world(db: SqlDatabase) -> RowWorld:
+    def image(seconds: int, *names: str, **kw: Any) -> Asset:
+        asset_id = uuid4()
+        at = T0 + timedelta(seconds=seconds)
+        versions = tuple(make_version(asset_id, n, created_at=at) for n in names)
+        return make_asset(id=asset_id, created_at=at, versions=versions, **kw)
+
+    a = image(0, "detail", "thumbnail", gallery="Trip")
+    a = replace(a, versions=(replace(a.versions[0], status=VersionStatus.READY,
+                                     sha256="a" * 64), a.versions[1]))
+    world = RowWorld(
+        a=a,
+        b=image(1, "thumbnail", gallery="trip"),
+        f=image(2, type=AssetType.FILE, sha256="b" * 64, converter=None, width=None,
+                height=None),
+        h=image(3, "thumbnail", hidden=True),
+        o=image(4, pool="other"),
+    )
+    async with db.transaction() as tx:
+        await tx.pools.put(Pool(name="other"))
+    await add(db, world.a, world.b, world.f, world.h, world.o)
+    return world
+
+
+async def select_rows(db: SqlDatabase, table: RowTable = RowTable.IMAGES,
+                      pools: tuple[str, ...] = ("default",), include_hidden: bool = False,
+                      **query: Any) -> RowPage:
+    query.setdefault("sort", DEFAULT_SORT[table])
+    async with db.transaction(write=False) as tx:
+        return await tx.assets.rows(table, ListQuery(**query), pools=pools,
+                                    include_hidden=include_hidden)
+
+
+def row_ids(page: RowPage) -> list[UUID]:
+    return [r.id for r in page.rows]
+
+
+async def test_rows_of_images_newest_first_each_original_before_its_versions(
+        db: SqlDatabase, rows_world: RowWorld) -> None:
+    w = rows_world
+    page = await select_rows(db)
+    assert row_ids(page) == w.ids("b", "b.thumbnail", "a", "a.detail", "a.thumbnail")
+    assert page.count == 5
+    assert page.rows[0] == Row(w.b) and page.rows[1] == Row(w.b, w.b.versions[0])
+    assert page.rows[3].version == w.a.versions[0]
+    everything = await select_rows(db, pools=("default", "other"), include_hidden=True)
+    assert row_ids(everything) == w.ids("o", "h", "h.thumbnail", *(
+        "b", "b.thumbnail", "a", "a.detail", "a.thumbnail"))
+    assert row_ids(await select_rows(db, pools=())) == []
+
+
+async def test_rows_of_files_are_every_asset_and_version(
+        db: SqlDatabase, rows_world: RowWorld) -> None:
+    w = rows_world
+    page = await select_rows(db, RowTable.FILES)
+    expected = [(w.f.created_at, w.f.id), (w.b.created_at, w.b.id),
+                *((v.created_at, v.id) for a in (w.b, w.a) for v in a.versions),
+                (w.a.created_at, w.a.id)]
+    assert row_ids(page) == [i for _, i in sorted(expected, key=lambda t: (-t[0].timestamp(),
+                                                                           str(t[1])))]
+    hashed = await select_rows(db, RowTable.FILES, where=parse_conditions(
+        {"hash": "a" * 64}, COLUMNS[RowTable.FILES]))
+    assert row_ids(hashed) == w.ids("a.detail")
+
+
+@pytest.mark.parametrize(("conditions", "expected"), [
+    ({"version": None}, ["a", "b"]),
+    ({"version": "thumbnail"}, ["a.thumbnail", "b.thumbnail"]),
+    ({"version": {"not": "thumbnail"}}, ["a", "a.detail", "b"]),
+    ({"version": {"not": None}}, ["a.detail", "a.thumbnail", "b.thumbnail"]),
+    ({"version": ["detail", None]}, ["a", "a.detail", "b"]),
+    ({"version": {"not": ["detail", None]}}, ["a.thumbnail", "b.thumbnail"]),
+    ({"version": []}, []),
+    ({"correlation_id": "Trip"}, ["a", "a.detail", "a.thumbnail"]),
+    ({"correlation_id": {"like": "T%"}}, ["a", "a.detail", "a.thumbnail"]),
+    ({"correlation_id": {"like": "_rip"}}, ["a", "a.detail", "a.thumbnail", "b",
+                                            "b.thumbnail"]),
+    ({"correlation_id": {"like": "tr_p", "not": "Trip"}}, ["b", "b.thumbnail"]),
+    ({"correlation_id": {"like": "%*%"}}, []),
+    ([{"version": "detail"}, {"version": None, "correlation_id": "trip"}], ["a.detail", "b"]),
+    ([{"version": "detail"}, []], ["a.detail"]),
+    ({"timestamp": {"gt": "2026-11-22T01:02:03.456789Z"}}, ["b", "b.thumbnail"]),
+    ({"timestamp": {"le": "2026-11-22T01:02:03.456789Z"}}, ["a", "a.detail", "a.thumbnail"]),
+    ({"timestamp": {"ge": "2026-11-22T02:02:04+01:00", "lt": "2026-11-22T01:02:05Z"}},
+     ["b", "b.thumbnail"]),
+])
+async def test_rows_conditions(db: SqlDatabase, rows_world: RowWorld, conditions: Any,
+                               expected: list[str]) -> None:
+    where = parse_conditions(conditions, COLUMNS[RowTable.IMAGES])
+    page = await select_rows(db, where=where, sort=(SortKey("id"),))
+    assert row_ids(page) == sorted(rows_world.ids(*expected), key=str)
+    assert page.count == len(expected)
+
+
+async def test_rows_conditions_on_ids(db: SqlDatabase, rows_world: RowWorld) -> None:
+    w = rows_world
+    detail = w.a.versions[0].id
+
+    async def ids(conditions: Any) -> list[UUID]:
+        page = await select_rows(db, where=parse_conditions(conditions, COLUMNS[RowTable.IMAGES]),
+                                 sort=(SortKey("id"),))
+        return row_ids(page)
+
+    assert await ids({"original_id": str(w.a.id)}) == sorted(w.ids("a.detail", "a.thumbnail"),
+                                                             key=str)
+    assert await ids({"original_id": None, "id": [str(w.b.id), str(w.h.id)]}) == [w.b.id]
+    assert await ids({"file_id": str(detail)}) == [detail]
+    assert await ids({"id": {"not": str(w.a.id)}, "version": None}) == [w.b.id]
+
+
+async def test_rows_sort_bytewise_with_nulls_last_and_page_without_overlap(
+        db: SqlDatabase, rows_world: RowWorld) -> None:
+    w = rows_world
+    by_gallery = await select_rows(db, sort=parse_sort(
+        ["correlation_id", "version"], COLUMNS[RowTable.IMAGES], ()))
+    # Bytewise "T" < "t" on both back-ends; within a gallery the original (null) last.
+    assert row_ids(by_gallery) == w.ids("a.detail", "a.thumbnail", "a", "b.thumbnail", "b")
+    newest_versions = await select_rows(db, sort=parse_sort(
+        [{"desc": "version"}], COLUMNS[RowTable.IMAGES], ()))
+    assert [r.version.name if r.version else None for r in newest_versions.rows] == [
+        "thumbnail", "thumbnail", "detail", None, None]
+    whole = row_ids(await select_rows(db))
+    pages = [await select_rows(db, offset=o, limit=2) for o in (0, 2, 4, 6)]
+    assert [row_ids(p) for p in pages] == [whole[0:2], whole[2:4], whole[4:], []]
+    assert {p.count for p in pages} == {5}
+    uncounted = await select_rows(db, count=False, limit=1)
+    assert uncounted.count is None and len(uncounted.rows) == 1
+    only_count = await select_rows(db, limit=0)
+    assert only_count.rows == () and only_count.count == 5
+
+
+async def test_rows_load_a_page_in_five_queries(db: SqlDatabase, rows_world: RowWorld) -> None:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        page = await select_rows(db, pools=("default", "other"), include_hidden=True)
+    finally:
+        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert len(page.rows) == 8
+    # The count, the page, then its assets, their versions and their attachments.
+    assert len(statements) == 5
+
+
+async def test_rows_never_show_half_a_row_deleted_while_the_page_loads(
+        backend: Backend, rows_world: RowWorld) -> None:
+    victim = rows_world.a.versions[1]
+    other = sa.create_engine(sync_url(backend.url), poolclass=sa.NullPool)
+    fired: list[bool] = []
+
+    def delete_in_between(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # Just before the page's assets are loaded, another connection deletes one of
+        # the page's versions.
+        if not fired and "FROM assets" in statement and "WHERE assets.id IN" in statement:
+            fired.append(True)
+            with other.begin() as conn:
+                conn.execute(sa.delete(versions).where(versions.c.id == victim.id))
+
+    sa.event.listen(backend.db.engine.sync_engine, "before_cursor_execute", delete_in_between)
+    try:
+        page = await select_rows(backend.db)
+    finally:
+        sa.event.remove(backend.db.engine.sync_engine, "before_cursor_execute",
+                        delete_in_between)
+        other.dispose()
+    assert fired
+    assert all(r.version is None or r.version in r.asset.versions for r in page.rows)
+    if backend.url.startswith("postgresql"):
+        # Each statement reads afresh: the deleted version is left out, not shown half.
+        assert row_ids(page) == rows_world.ids("b", "b.thumbnail", "a", "a.detail")
+    else:
+        # SQLite's read transaction keeps its snapshot: the page is as it was.
+        assert row_ids(page) == rows_world.ids("b", "b.thumbnail", "a", "a.detail",
+                                               "a.thumbnail")
+
+
+async def test_version_owner(db: SqlDatabase, rows_world: RowWorld) -> None:
+    w = rows_world
+    async with db.transaction(write=False) as tx:
+        assert await tx.assets.version_owner(w.a.versions[1].id) == w.a.id
+        assert await tx.assets.version_owner(w.a.id) is None
+        assert await tx.assets.version_owner(uuid4()) is None
 
 
 # -- versions ----------------------------------------------------------------------------

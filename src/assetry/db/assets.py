@@ -15,10 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from assetry.db.rows import select_rows
 from assetry.db.tables import assets, attachments
 from assetry.db.tables import versions as versions_table
 from assetry.domain.converter import parse_version
 from assetry.domain.model import Asset, AssetFilter, AssetType, Page, Version, VersionStatus
+from assetry.domain.rows import ListQuery, Row, RowPage, RowTable
 from assetry.errors import AssetNotFound, Invalid, VersionNotFound
 
 #: The facts finish_version may record about a rendered version.
@@ -280,6 +282,36 @@ class SqlAssetRepository:
         if row is None:
             raise VersionNotFound(f"asset {asset_id} has no version {name!r}")
         return version_from_row(row)
+
+    async def version_owner(self, version_id: UUID) -> UUID | None:
+        """The id of the asset that holds the version with this id, or None."""
+        stmt = sa.select(versions_table.c.asset_id).where(versions_table.c.id == version_id)
+        owner: UUID | None = (await self._conn.execute(stmt)).scalar_one_or_none()
+        return owner
+
+    async def rows(self, table: RowTable, query: ListQuery, *, pools: Sequence[str],
+                   include_hidden: bool) -> RowPage:
+        """A page of the original image service's table view over the assets of `pools`
+        (see db/rows.py), each row with its asset loaded as `get` loads it."""
+        found, count = await select_rows(self._conn, table, query, pools=pools,
+                                         include_hidden=include_hidden)
+        owners = list(dict.fromkeys(asset_id for _, asset_id in found))
+        loaded: dict[UUID, Asset] = {}
+        if owners:
+            stmt = sa.select(assets).where(assets.c.id.in_(owners))
+            loaded = {a.id: a for a in await self._hydrate((await self._conn.execute(stmt)).all())}
+        page = []
+        for row_id, asset_id in found:
+            # PostgreSQL reads each statement afresh (READ COMMITTED): a row deleted or
+            # replaced since the page was read is left out rather than shown half.
+            asset = loaded.get(asset_id)
+            if asset is None:
+                continue
+            if row_id == asset_id:
+                page.append(Row(asset))
+            elif (version := next((v for v in asset.versions if v.id == row_id), None)):
+                page.append(Row(asset, version))
+        return RowPage(rows=tuple(page), count=count)
 
     async def finish_version(
         self,

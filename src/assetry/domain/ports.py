@@ -26,6 +26,7 @@ from assetry.domain.model import (
     Version,
     VersionStatus,
 )
+from assetry.domain.rows import ListQuery, RowPage, RowTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +225,18 @@ class AssetRepository(Protocol):
 
     async def delete_version(self, asset_id: UUID, name: str) -> Version:
         """Remove one version row and return it. Raises VersionNotFound."""
+        ...
+
+    async def version_owner(self, version_id: UUID) -> UUID | None:
+        """The id of the asset that holds the version with this id, or None."""
+        ...
+
+    async def rows(self, table: RowTable, query: ListQuery, *, pools: Sequence[str],
+                   include_hidden: bool) -> RowPage:
+        """A page of the original image service's table view (domain/rows.py) over the
+        assets of `pools` (hidden ones only with `include_hidden`): the rows passing
+        `query.where`, in `query.sort` order (nulls last), `query.limit` rows from
+        `query.offset`, and their count when `query.count`."""
         ...
 
     async def finish_version(

@@ -11,6 +11,8 @@ Each function raises Unauthenticated (no credentials, where they would help) or 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from assetry.domain.model import Actor, Asset, Pool, Role
 from assetry.errors import Forbidden, Hidden, Unauthenticated
 
@@ -33,6 +35,12 @@ def can_read(actor: Actor, pool: Pool, asset: Asset) -> bool:
     """Whether `actor` may read this asset of this pool (for filtering lists)."""
     return (pool.public or actor.role is not None) and not (
         asset.hidden and not actor.sees_hidden)
+
+
+def readable_pools(actor: Actor, pools: Iterable[Pool]) -> list[str]:
+    """Names of the pools whose assets `actor` may read (for filtering listings that
+    span pools): every pool for a token of any role, the public ones otherwise."""
+    return [p.name for p in pools if p.public or actor.role is not None]
 
 
 def read_pool(actor: Actor, pool: Pool) -> None:

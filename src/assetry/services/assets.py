@@ -10,7 +10,8 @@ from uuid import UUID
 from assetry.domain.media import sanitize_filename
 from assetry.domain.model import Actor, Asset, AssetFilter, AssetType, Page, Pool
 from assetry.domain.ports import BlobStore, Database
-from assetry.errors import Invalid
+from assetry.domain.rows import ListQuery, Row, RowPage, RowTable
+from assetry.errors import AssetNotFound, Invalid
 from assetry.services import access
 from assetry.services.cache import AssetCache, load_for_delivery
 from assetry.services.content import Content
@@ -42,6 +43,47 @@ class AssetService:
     async def get(self, asset_id: UUID, actor: Actor) -> Asset:
         """Raises AssetNotFound, Unauthenticated, Forbidden, Hidden."""
         return (await self._readable(asset_id, actor))[0]
+
+    async def locate(self, item_id: UUID, actor: Actor) -> Row:
+        """The asset with this id, or the asset and version whose version id this is
+        (the original image service gave every version a row id of its own). Raises
+        AssetNotFound, Unauthenticated, Forbidden, Hidden."""
+        async with self._db.transaction(write=False) as tx:
+            try:
+                asset = await tx.assets.get(item_id)
+            except AssetNotFound:
+                owner = await tx.assets.version_owner(item_id)
+                if owner is None:
+                    raise AssetNotFound(f"no asset or version with id {item_id}") from None
+                asset = await tx.assets.get(owner)
+            pool = await tx.pools.get(asset.pool)
+        access.read_pool(actor, pool)
+        access.check_visible(asset, actor)
+        if asset.id == item_id:
+            return Row(asset)
+        version = next((v for v in asset.versions if v.id == item_id), None)
+        if version is None:  # replaced or deleted since version_owner found it
+            raise AssetNotFound(f"no asset or version with id {item_id}")
+        return Row(asset, version)
+
+    async def rows(self, table: RowTable, query: ListQuery, actor: Actor) -> RowPage:
+        """A page of the original image service's table view (domain/rows.py) across
+        every pool `actor` may read; hidden assets and their versions only for those who
+        may see them. Raises Invalid."""
+        async with self._db.transaction(write=False) as tx:
+            pools = access.readable_pools(actor, await tx.pools.list())
+            return await tx.assets.rows(table, query, pools=pools,
+                                        include_hidden=actor.sees_hidden)
+
+    async def check_change(self, asset_id: UUID, actor: Actor) -> Asset:
+        """The asset, once it is known that `actor` may change it; changes nothing (a
+        check before a change of several assets, so a refusal leaves all of them alone).
+        Raises AssetNotFound, Unauthenticated, Forbidden, Hidden."""
+        async with self._db.transaction(write=False) as tx:
+            asset = await tx.assets.get(asset_id)
+        access.change_asset(actor, asset)
+        access.check_visible(asset, actor)
+        return asset
 
     async def list(
         self,

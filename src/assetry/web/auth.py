@@ -19,25 +19,40 @@ class Authentication:
     a writing method, or with a malformed, unknown or revoked token, is 401 before its
     body is parsed or any asset is looked up (so it can learn nothing, not even whether
     an id exists). What each role may then do is decided by the services.
+
+    `own_errors` are paths (the JSON-RPC endpoint) that answer in a format of their own:
+    there bad credentials are not a 401 but left in `scope["state"]["credentials_error"]`
+    (the caller stays anonymous) for the route to report, and anonymous POSTs pass, since
+    every call is then checked by the services like an anonymous GET.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, own_errors: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.own_errors = own_errors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        own = scope["path"] in self.own_errors
+        if not own and not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
         try:
             actor = await self._actor(scope)
-            if actor.role is None and scope["method"] not in READS:
+            if not own and actor.role is None and scope["method"] not in READS:
                 raise Unauthenticated("changes need credentials: Authorization: Bearer <token>")
         except Unauthenticated as exc:
-            response = problem(401, exc.message)
-            response.headers["WWW-Authenticate"] = 'Bearer realm="assetry"'
-            await response(scope, receive, send)
-            return
-        scope.setdefault("state", {})["actor"] = actor
+            if own:
+                state["credentials_error"] = exc
+                actor = ANONYMOUS
+            else:
+                response = problem(401, exc.message)
+                response.headers["WWW-Authenticate"] = 'Bearer realm="assetry"'
+                await response(scope, receive, send)
+                return
+        state["actor"] = actor
         await self.app(scope, receive, send)
 
     async def _actor(self, scope: Scope) -> Actor:

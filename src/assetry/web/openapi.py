@@ -124,8 +124,10 @@ def _is_validation_error(answer: dict[str, Any] | None) -> bool:
 
 
 def _security(path: str, method: str) -> list[dict[str, list[str]]]:
-    """Changes need a token; reads take one (anonymous callers read public pools);
-    /health and /metrics ignore it."""
+    """Changes need a token; reads take one (anonymous callers read public pools), and so
+    does JSON-RPC (whose methods read and write); /health and /metrics ignore it."""
+    if path == "/public/rpc":
+        return [{"bearer": []}, {}]
     if not path.startswith("/api/"):
         return []
     if method in ("get", "head"):
