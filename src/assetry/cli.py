@@ -1,4 +1,5 @@
-"""The `assetry` command: serve, worker, migrate, tokens, regenerate, gc, verify, config."""
+"""The `assetry` command: serve, worker, migrate, tokens, regenerate, gc, verify, config;
+import and export (cli_bulk.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import typer
 
+from assetry.cli_bulk import bulk_app
 from assetry.config import Settings
 
 T = TypeVar("T")
@@ -35,7 +37,7 @@ def _logging(level: str) -> None:
     logging.getLogger("pyvips").setLevel(logging.WARNING)
 
 
-@app.command()
+@app.command(epilog="Example: assetry serve --host 127.0.0.1 --port 8000 --data-dir var")
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (ASSETRY_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (ASSETRY_PORT).")] = None,
@@ -56,7 +58,7 @@ def serve(
                 log_level=settings.log_level, proxy_headers=False, server_header=False)
 
 
-@app.command()
+@app.command(epilog="Example: assetry migrate --data-dir var")
 def migrate(data_dir: DataDir = None) -> None:
     """Apply every database migration (idempotent)."""
     from assetry.bootstrap import migrate_database
@@ -65,7 +67,7 @@ def migrate(data_dir: DataDir = None) -> None:
     typer.echo("database is at the newest schema")
 
 
-@app.command()
+@app.command(epilog="Example: assetry worker --once --data-dir var")
 def worker(data_dir: DataDir = None,
            once: Annotated[bool, typer.Option(help="Run due jobs, then exit.")] = False) -> None:
     """Run background render jobs without serving HTTP."""
@@ -88,7 +90,7 @@ def worker(data_dir: DataDir = None,
     asyncio.run(run())
 
 
-@app.command()
+@app.command(epilog="Example: assetry regenerate --pool default --data-dir var")
 def regenerate(
     pool: Annotated[str, typer.Option(help="Pool whose images to re-render.")] = "default",
     data_dir: DataDir = None,
@@ -114,7 +116,7 @@ def regenerate(
     typer.echo(f"queued {asyncio.run(run())} image(s) for rendering")
 
 
-@app.command()
+@app.command(epilog="Example: assetry gc --dry-run --data-dir var")
 def gc(data_dir: DataDir = None,
        dry_run: Annotated[bool, typer.Option(help="Only list what would go.")] = False) -> None:
     """Delete blobs that no row points at (left by a crash between two steps)."""
@@ -130,7 +132,7 @@ def gc(data_dir: DataDir = None,
     typer.echo(f"{len(orphans)} orphaned blob(s) {'found' if dry_run else 'deleted'}")
 
 
-@app.command()
+@app.command(epilog="Example: assetry verify --data-dir var || echo 'blobs are missing'")
 def verify(data_dir: DataDir = None) -> None:
     """Report rows whose blobs are missing (exit 1 if any)."""
     from assetry.bootstrap import open_services
@@ -146,7 +148,7 @@ def verify(data_dir: DataDir = None) -> None:
     raise typer.Exit(1 if missing else 0)
 
 
-@app.command()
+@app.command(epilog="Example: assetry config --data-dir var")
 def config(data_dir: DataDir = None) -> None:
     """Print the effective settings as JSON."""
     values = _settings(data_dir).model_dump(mode="json")
@@ -174,11 +176,14 @@ def mask_url(url: str | None) -> str | None:
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
-tokens_app = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True,
+                         epilog="Example: assetry tokens create --role editor --name cms")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(bulk_app)  # import and export
 
 
-@tokens_app.command("create")
+@tokens_app.command("create", epilog=(
+    "Example: TOKEN=$(assetry tokens create --role editor --name cms --data-dir var)"))
 def tokens_create(
     role: Annotated[str, typer.Option(help="viewer, editor, moderator or admin.")],
     name: Annotated[str | None, typer.Option(help="A name for logs and `creator`.")] = None,
@@ -194,7 +199,7 @@ def tokens_create(
     typer.echo(_or_exit(run))
 
 
-@tokens_app.command("list")
+@tokens_app.command("list", epilog="Example: assetry tokens list --data-dir var")
 def tokens_list(data_dir: DataDir = None) -> None:
     """Every token: name, role, created, revoked (never the secret)."""
     from assetry.bootstrap import open_services
@@ -211,7 +216,7 @@ def tokens_list(data_dir: DataDir = None) -> None:
         typer.echo(line)
 
 
-@tokens_app.command("revoke")
+@tokens_app.command("revoke", epilog="Example: assetry tokens revoke cms --data-dir var")
 def tokens_revoke(name: str, data_dir: DataDir = None) -> None:
     """Revoke a token by name; it is refused (401) from the next request on."""
     from assetry.bootstrap import open_services
