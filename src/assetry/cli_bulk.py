@@ -139,7 +139,8 @@ class _Bar:
         self._bar.update(self._task, advance=result.size, files=done)
 
     def close(self) -> None:
-        self._bar.stop()
+        if self._task is not None:  # stopping a bar never started prints an empty line
+            self._bar.stop()
 
 
 def _run(url: str | None, token: str | None, data_dir: Path | None,

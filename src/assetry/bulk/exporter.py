@@ -47,10 +47,11 @@ async def export_pool(client: AssetClient, options: ExportOptions, progress: Pro
     or changed. A refused download is a failed result and the run goes on; a refusal no
     other file could escape (no answer, 401, 403, 503) stops it (`report.stopped`). The
     manifest lists the files that are in place, also after failures. Raises Refused when
-    the pool cannot be read."""
+    the pool's listing cannot be read."""
     report = Report()
-    pool = await client.pool(options.pool)
-    async with aclosing(client.assets(pool.name)) as listing:
+    # The listing, not the pool, answers whether the pool is there and readable: anyone
+    # may read a public pool's assets, only viewers and above the pool itself.
+    async with aclosing(client.assets(options.pool)) as listing:
         assets = [asset async for asset in listing]
     assets.reverse()  # oldest first: older files keep their names as the pool grows
     paths = export_paths(assets)
@@ -89,7 +90,7 @@ async def export_pool(client: AssetClient, options: ExportOptions, progress: Pro
     rows = [manifest_row(a, paths[a.id]) for a in assets if a.id in in_place]
     exported_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     _write_atomically(options.directory / MANIFEST,
-                      json.dumps(manifest(pool.name, rows, exported_at), indent=2,
+                      json.dumps(manifest(options.pool, rows, exported_at), indent=2,
                                  ensure_ascii=False) + "\n")
     return report
 
