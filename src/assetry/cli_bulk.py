@@ -192,7 +192,7 @@ def _tally(report: Report, *, done: str, skipped: str) -> None:
     out.print(f"{done} {report.count(Outcome.DONE)} file(s) "
               f"({report.bytes(Outcome.DONE):,} bytes), "
               f"skipped {report.count(Outcome.SKIPPED)} {skipped}, "
-              f"{report.count(Outcome.FAILED)} failed")
+              f"{report.count(Outcome.FAILED)} failed", soft_wrap=True)
     if failures := report.failures:
         table = Table(title=f"{len(failures)} file(s) failed", title_justify="left")
         table.add_column("file", overflow="fold")
@@ -202,6 +202,6 @@ def _tally(report: Report, *, done: str, skipped: str) -> None:
             table.add_row(escape(f.name), str(f.status or "-"), escape(f.reason))
         out.print(table)
     if report.stopped is not None:
-        untried = report.planned - len(report.results)
-        typer.echo(f"stopped: {report.stopped}; {untried} file(s) not tried. Run the same "
-                   "command again to go on.", err=True)
+        left = report.planned - len(report.results)
+        typer.echo(f"stopped: {report.stopped}; {left} file(s) left. Once that is put "
+                   "right, run the same command again to go on.", err=True)

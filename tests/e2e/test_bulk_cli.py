@@ -238,7 +238,8 @@ def test_over_http_a_refused_token_or_no_server_is_exit_2(
     assert "imported 0 file(s)" in viewer.stdout
     assert ("403 adding assets needs role editor or above; this token is viewer"
             in viewer.stderr)
-    assert "Run the same command again to go on." in viewer.stderr
+    assert "; 2 file(s) left. Once that is put right, run the same command again" in (
+        viewer.stderr)
 
     anonymous = cli("import", str(tmp_path / "in"), "--pool", "default", "--url", base_url)
     assert anonymous.exit_code == 2

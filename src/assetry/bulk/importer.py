@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from assetry.bulk.ports import AssetClient, Progress
-from assetry.bulk.runs import each, settle, sha256_of
+from assetry.bulk.runs import Turns, each, settle, sha256_of
 from assetry.domain.bulk import Claims, LocalFile, Outcome, Report, Result, oversize
 
 
@@ -33,14 +33,27 @@ async def import_files(client: AssetClient, files: Sequence[LocalFile],
     report = Report(planned=len(files))
     pool = await client.pool(options.pool)
     claims = Claims()
+    turns = Turns(len(files))
     progress.start(len(files), sum(f.size for f in files))
 
-    async def one(file: LocalFile) -> Result:
-        if (too_big := oversize(file.size, pool.max_size, pool.name)) is not None:
+    async def one(index: int, file: LocalFile) -> Result:
+        too_big = oversize(file.size, pool.max_size, pool.name)
+        digest: str | None = None
+        first: str | None = None
+        try:
+            if too_big is None:
+                digest = await anyio.to_thread.run_sync(sha256_of, file.path)
+        finally:
+            # Files claim their bytes in the order found, whichever hash is done first:
+            # of two files with the same bytes, the one found first is sent.
+            async with turns.turn(index):
+                if digest is not None:
+                    first = claims.claim(digest, file.name)
+        if too_big is not None:
             return Result(file.name, Outcome.FAILED, file.size, too_big, status=413)
-        digest = await anyio.to_thread.run_sync(sha256_of, file.path)
-        if (first := claims.claim(digest, file.name)) is not None:
+        if first is not None:
             return Result(file.name, Outcome.SKIPPED, file.size, f"the same bytes as {first}")
+        assert digest is not None
         if await client.has(pool.name, digest):
             return Result(file.name, Outcome.SKIPPED, file.size,
                           f"already in pool '{pool.name}'")
@@ -49,9 +62,10 @@ async def import_files(client: AssetClient, files: Sequence[LocalFile],
                                        gallery=options.gallery, converter=options.converter)
         return Result(file.name, Outcome.DONE, file.size, asset_id=asset_id)
 
-    async def work(file: LocalFile) -> bool:
-        return await settle(report, progress, file.name, file.size, lambda: one(file),
+    async def work(item: tuple[int, LocalFile]) -> bool:
+        index, file = item
+        return await settle(report, progress, file.name, file.size, lambda: one(index, file),
                             io="read")
 
-    await each(files, work, concurrency=options.concurrency)
+    await each(enumerate(files), work, concurrency=options.concurrency)
     return report

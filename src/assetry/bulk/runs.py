@@ -4,7 +4,8 @@ and stopping early when no other file could fare better."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -14,6 +15,25 @@ from assetry.bulk.ports import Progress, Refused
 from assetry.domain.bulk import Outcome, Report, Result
 
 T = TypeVar("T")
+
+
+class Turns:
+    """One step of each item taken in the items' order, while everything around it runs
+    concurrently. Every index must take its turn exactly once (also when it failed
+    before, so the ones after it are not kept waiting)."""
+
+    def __init__(self, count: int) -> None:
+        self._done = [anyio.Event() for _ in range(count)]
+
+    @asynccontextmanager
+    async def turn(self, index: int) -> AsyncIterator[None]:
+        """Wait until every item before `index` has had its turn; then this one's."""
+        if index:
+            await self._done[index - 1].wait()
+        try:
+            yield
+        finally:
+            self._done[index].set()
 
 
 def sha256_of(path: Path) -> str:

@@ -63,8 +63,9 @@ def oversize(size: int, max_size: int, pool: str) -> str | None:
 
 
 class Claims:
-    """The digests an import has met so far. The first file with some bytes is sent;
-    later files with the same bytes are copies of it and are skipped."""
+    """The digests an import has met so far. The first file to claim some bytes is
+    sent; later files with the same bytes are copies of it and are skipped. (The import
+    makes its files claim in the order found.)"""
 
     def __init__(self) -> None:
         self._first: dict[str, str] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import AsyncGenerator
 from pathlib import Path
 from uuid import uuid4
@@ -13,10 +14,11 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from assetry.bulk import importer
 from assetry.bulk.exporter import ExportOptions, export_pool
 from assetry.bulk.importer import ImportOptions, import_files
 from assetry.bulk.ports import Refused
-from assetry.bulk.runs import each
+from assetry.bulk.runs import each, sha256_of
 from assetry.bulk.walk import scan
 from assetry.domain.bulk import Outcome, PoolInfo, Result, StoredAsset
 
@@ -115,6 +117,26 @@ async def test_import_sends_each_new_content_once_with_bounded_concurrency(
     assert len(client.stored) == 12
 
 
+async def test_import_sends_the_first_found_of_two_copies_whichever_hashes_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    found = scan(tree(tmp_path, {"a-first.jpg": b"same", "b-copy.jpg": b"same"}))
+
+    def slow_for_the_first(path: Path) -> str:
+        if path.name == "a-first.jpg":
+            time.sleep(0.3)  # the copy's hash is done long before
+        return sha256_of(path)
+
+    monkeypatch.setattr(importer, "sha256_of", slow_for_the_first)
+    client = MemoryClient()
+    report = await import_files(client, found.files, ImportOptions("p", concurrency=2),
+                                Watch())
+    assert client.uploaded == ["a-first.jpg"]
+    assert [(Path(r.name).name, r.outcome, r.reason) for r in report.results] == [
+        ("b-copy.jpg", Outcome.SKIPPED, f"the same bytes as {tmp_path / 'a-first.jpg'}"),
+        ("a-first.jpg", Outcome.DONE, ""),
+    ]
+
+
 async def test_import_refusals_fail_their_file_and_the_rest_goes_on(tmp_path: Path) -> None:
     found = scan(tree(tmp_path, {"a.txt": b"a", "big.bin": b"x" * 101, "c.txt": b"c",
                                  "gone.txt": b"g"}))
@@ -157,7 +179,8 @@ async def test_import_into_an_unknown_pool_is_refused_before_any_file(tmp_path: 
 async def test_export_checks_every_download_and_leaves_no_partial_file(tmp_path: Path) -> None:
     client = MemoryClient()
     found = scan(tree(tmp_path / "in", {"a.txt": b"alpha", "b.txt": b"bravo", "c.txt": b"c"}))
-    await import_files(client, found.files, ImportOptions("p"), Watch())
+    # One at a time: the pool's order (the manifest's, oldest first) is then a, b, c.
+    await import_files(client, found.files, ImportOptions("p", concurrency=1), Watch())
     bad = next(i for i, (name, _) in client.stored.items() if name == "b.txt")
     client.tampered.add(bad)
     out = tmp_path / "out"
