@@ -128,6 +128,7 @@ class _Bar:
             TextColumn("{task.fields[files]}/{task.fields[of]} files"), DownloadColumn(),
             TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True))
         self._task: TaskID | None = None
+        self._files = 0
 
     def start(self, files: int, size: int) -> None:
         self._bar.start()
@@ -135,8 +136,8 @@ class _Bar:
 
     def finished(self, result: Result) -> None:
         assert self._task is not None, "finished() before start()"
-        done = self._bar.tasks[self._task].fields["files"] + 1
-        self._bar.update(self._task, advance=result.size, files=done)
+        self._files += 1
+        self._bar.update(self._task, advance=result.size, files=self._files)
 
     def close(self) -> None:
         if self._task is not None:  # stopping a bar never started prints an empty line
