@@ -58,19 +58,25 @@ def serve(
                 log_level=settings.log_level, proxy_headers=False, server_header=False)
 
 
-@app.command(epilog="Example: assetry migrate --data-dir var")
+@app.command()
 def migrate(data_dir: DataDir = None) -> None:
-    """Apply every database migration (idempotent)."""
+    """Apply every database migration (idempotent).
+
+    Example: assetry migrate --data-dir var
+    """
     from assetry.bootstrap import migrate_database
 
     migrate_database(_settings(data_dir))
     typer.echo("database is at the newest schema")
 
 
-@app.command(epilog="Example: assetry worker --once --data-dir var")
+@app.command()
 def worker(data_dir: DataDir = None,
            once: Annotated[bool, typer.Option(help="Run due jobs, then exit.")] = False) -> None:
-    """Run background render jobs without serving HTTP."""
+    """Run background render jobs without serving HTTP.
+
+    Example: assetry worker --once --data-dir var
+    """
     from assetry.bootstrap import open_services
 
     settings = _settings(data_dir)
@@ -90,12 +96,15 @@ def worker(data_dir: DataDir = None,
     asyncio.run(run())
 
 
-@app.command(epilog="Example: assetry regenerate --pool default --data-dir var")
+@app.command()
 def regenerate(
     pool: Annotated[str, typer.Option(help="Pool whose images to re-render.")] = "default",
     data_dir: DataDir = None,
 ) -> None:
-    """Mark every version of every image in a pool pending and queue its render."""
+    """Mark every version of every image in a pool pending and queue its render.
+
+    Example: assetry regenerate --pool default --data-dir var
+    """
     from assetry.bootstrap import open_services
     from assetry.domain.model import Actor, Role
 
@@ -116,10 +125,13 @@ def regenerate(
     typer.echo(f"queued {asyncio.run(run())} image(s) for rendering")
 
 
-@app.command(epilog="Example: assetry gc --dry-run --data-dir var")
+@app.command()
 def gc(data_dir: DataDir = None,
        dry_run: Annotated[bool, typer.Option(help="Only list what would go.")] = False) -> None:
-    """Delete blobs that no row points at (left by a crash between two steps)."""
+    """Delete blobs that no row points at (left by a crash between two steps).
+
+    Example: assetry gc --dry-run --data-dir var
+    """
     from assetry.bootstrap import open_services
 
     async def run() -> list[str]:
@@ -132,9 +144,12 @@ def gc(data_dir: DataDir = None,
     typer.echo(f"{len(orphans)} orphaned blob(s) {'found' if dry_run else 'deleted'}")
 
 
-@app.command(epilog="Example: assetry verify --data-dir var || echo 'blobs are missing'")
+@app.command()
 def verify(data_dir: DataDir = None) -> None:
-    """Report rows whose blobs are missing (exit 1 if any)."""
+    """Report rows whose blobs are missing (exit 1 if any).
+
+    Example: assetry verify --data-dir var || echo 'blobs are missing'
+    """
     from assetry.bootstrap import open_services
 
     async def run() -> list[str]:
@@ -148,9 +163,12 @@ def verify(data_dir: DataDir = None) -> None:
     raise typer.Exit(1 if missing else 0)
 
 
-@app.command(epilog="Example: assetry config --data-dir var")
+@app.command()
 def config(data_dir: DataDir = None) -> None:
-    """Print the effective settings as JSON."""
+    """Print the effective settings as JSON.
+
+    Example: assetry config --data-dir var
+    """
     values = _settings(data_dir).model_dump(mode="json")
     for key in ("database_url", "storage_url"):
         values[key] = mask_url(values[key])
@@ -176,20 +194,21 @@ def mask_url(url: str | None) -> str | None:
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
-tokens_app = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True,
-                         epilog="Example: assetry tokens create --role editor --name cms")
+tokens_app = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(bulk_app)  # import and export
 
 
-@tokens_app.command("create", epilog=(
-    "Example: TOKEN=$(assetry tokens create --role editor --name cms --data-dir var)"))
+@tokens_app.command("create")
 def tokens_create(
     role: Annotated[str, typer.Option(help="viewer, editor, moderator or admin.")],
     name: Annotated[str | None, typer.Option(help="A name for logs and `creator`.")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Create a token and print only the token (TOKEN=$(assetry tokens create ...))."""
+    """Create a token and print only the token.
+
+    Example: TOKEN=$(assetry tokens create --role editor --name cms --data-dir var)
+    """
     from assetry.bootstrap import open_services
 
     async def run() -> str:
@@ -199,9 +218,12 @@ def tokens_create(
     typer.echo(_or_exit(run))
 
 
-@tokens_app.command("list", epilog="Example: assetry tokens list --data-dir var")
+@tokens_app.command("list")
 def tokens_list(data_dir: DataDir = None) -> None:
-    """Every token: name, role, created, revoked (never the secret)."""
+    """Every token: name, role, created, revoked (never the secret).
+
+    Example: assetry tokens list --data-dir var
+    """
     from assetry.bootstrap import open_services
 
     async def run() -> list[str]:
@@ -216,9 +238,12 @@ def tokens_list(data_dir: DataDir = None) -> None:
         typer.echo(line)
 
 
-@tokens_app.command("revoke", epilog="Example: assetry tokens revoke cms --data-dir var")
+@tokens_app.command("revoke")
 def tokens_revoke(name: str, data_dir: DataDir = None) -> None:
-    """Revoke a token by name; it is refused (401) from the next request on."""
+    """Revoke a token by name; it is refused (401) from the next request on.
+
+    Example: assetry tokens revoke cms --data-dir var
+    """
     from assetry.bootstrap import open_services
 
     async def run() -> None:

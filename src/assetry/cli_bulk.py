@@ -42,11 +42,7 @@ DataDir = Annotated[Path | None, typer.Option(
 Concurrency = Annotated[int, typer.Option(min=1, max=32, help="Files in flight at once.")]
 
 
-@bulk_app.command("import", epilog=(
-        "Examples:\n\n"
-        "assetry import ~/photos scans/receipt.pdf --pool default --gallery trip-2026\n\n"
-        "ASSETRY_TOKEN=$TOKEN assetry import ~/photos --pool archive "
-        "--url http://127.0.0.1:8000 --concurrency 8"))
+@bulk_app.command("import")
 def import_(
     paths: Annotated[list[Path], typer.Argument(
         exists=True, help="Files, and directories to import recursively (dot names are "
@@ -63,9 +59,14 @@ def import_(
 ) -> None:
     """Import files and directory trees into a pool.
 
-    Files whose bytes (SHA-256) the pool holds already are skipped, so running the same
-    import again goes on where it stopped. Exit status 1 when a file failed, 2 when the
-    import could not start or had to stop."""
+    Files whose bytes (SHA-256) the pool holds already are skipped: run it again to go on.
+
+    Exit status: 1 when a file failed, 2 when the import could not start or had to stop.
+
+    Example: assetry import ~/photos scans/receipt.pdf --pool default --gallery trip-2026
+
+    Example: ASSETRY_TOKEN=$TOKEN assetry import ~/photos --pool archive --url http://127.0.0.1:8000
+    """
     from assetry.bulk.importer import ImportOptions, import_files
     from assetry.bulk.walk import scan
 
@@ -85,10 +86,7 @@ def import_(
     raise typer.Exit(report.exit_code)
 
 
-@bulk_app.command("export", epilog=(
-        "Examples:\n\n"
-        "assetry export default backup/\n\n"
-        "ASSETRY_TOKEN=$TOKEN assetry export archive backup/ --url http://127.0.0.1:8000"))
+@bulk_app.command("export")
 def export(
     pool: Annotated[str, typer.Argument(help="The pool to export.")],
     directory: Annotated[Path, typer.Argument(
@@ -100,10 +98,16 @@ def export(
 ) -> None:
     """Write a pool's originals and a JSON manifest of them into a directory.
 
-    The originals go into DIRECTORY/originals/, the manifest (id, path, filename, sha256,
-    sizes, gallery, metadata, attachments, created_at) into DIRECTORY/manifest.json.
-    Files already there with the right bytes are skipped. Exit status 1 when a file
-    failed, 2 when the export could not start or had to stop."""
+    The originals go into DIRECTORY/originals/, the manifest into DIRECTORY/manifest.json.
+
+    Files already there with the right bytes are skipped: run it again to go on.
+
+    Exit status: 1 when a file failed, 2 when the export could not start or had to stop.
+
+    Example: assetry export default backup/
+
+    Example: ASSETRY_TOKEN=$TOKEN assetry export archive backup/ --url http://127.0.0.1:8000
+    """
     from assetry.bulk.exporter import ExportOptions, export_pool
 
     options = ExportOptions(pool=pool, directory=directory, concurrency=concurrency)
