@@ -33,8 +33,7 @@ from assetry.domain.bulk import MANIFEST, Outcome, Report, Result
 bulk_app = typer.Typer()
 
 Url = Annotated[str | None, typer.Option(
-    metavar="URL", help="A running server's base URL. Without it: the local data directory, "
-                        "in-process.")]
+    help="A running server's base URL. Without it: the local data directory, in-process.")]
 Token = Annotated[str | None, typer.Option(
     envvar="ASSETRY_TOKEN", help="Bearer token for --url.")]
 DataDir = Annotated[Path | None, typer.Option(
