@@ -637,8 +637,8 @@ async def test_asset_list_by_sha256_reads_the_pool_sha256_index(db: SqlDatabase)
         str(cell) for row in plan for cell in row)
 
 
-def test_migration_0002_indexes_assets_already_stored(database_url: str) -> None:
-    # A database made before 0002 (at 0001, holding an asset) upgrades in place.
+def test_upgrade_indexes_assets_by_sha256_already_stored(database_url: str) -> None:
+    # A database made before the sha256 index (at 0001, holding an asset) upgrades in place.
     if database_url.startswith("sqlite"):
         Path(database_url.removeprefix("sqlite:///")).unlink()
     else:
@@ -659,7 +659,7 @@ def test_migration_0002_indexes_assets_already_stored(database_url: str) -> None
                 frames=1, gallery=str(asset_id), metadata={}, hidden=False,
                 created_at=T0, modified_at=T0))
         migrate.upgrade(database_url)
-        assert migrate.current(database_url) == migrate.head() == "0002"
+        assert migrate.current(database_url) == migrate.head()
         indexes = {i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes("assets")}
         assert indexes["ix_assets_pool_sha256_created_at_id"] == [
             "pool", "sha256", "created_at", "id"]
