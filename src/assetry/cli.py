@@ -1,4 +1,5 @@
-"""The `assetry` command: serve, worker, migrate, tokens, regenerate, gc, verify, config."""
+"""The `assetry` command: serve, worker, migrate, tokens, regenerate, gc, verify, config;
+import and export (cli_bulk.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import typer
 
+from assetry.cli_bulk import bulk_app
 from assetry.config import Settings
 
 T = TypeVar("T")
@@ -87,7 +89,10 @@ def serve(
 
 @app.command()
 def migrate(data_dir: DataDir = None) -> None:
-    """Apply every database migration (idempotent)."""
+    """Apply every database migration (idempotent).
+
+    Example: assetry migrate --data-dir var
+    """
     from assetry.bootstrap import migrate_database
 
     migrate_database(_settings(data_dir))
@@ -97,7 +102,10 @@ def migrate(data_dir: DataDir = None) -> None:
 @app.command()
 def worker(data_dir: DataDir = None,
            once: Annotated[bool, typer.Option(help="Run due jobs, then exit.")] = False) -> None:
-    """Run background render jobs without serving HTTP."""
+    """Run background render jobs without serving HTTP.
+
+    Example: assetry worker --once --data-dir var
+    """
     from assetry.bootstrap import open_services
     from assetry.process import limit_malloc_arenas
 
@@ -124,7 +132,10 @@ def regenerate(
     pool: Annotated[str, typer.Option(help="Pool whose images to re-render.")] = "default",
     data_dir: DataDir = None,
 ) -> None:
-    """Mark every version of every image in a pool pending and queue its render."""
+    """Mark every version of every image in a pool pending and queue its render.
+
+    Example: assetry regenerate --pool default --data-dir var
+    """
     from assetry.bootstrap import open_services
     from assetry.domain.model import Actor, Role
 
@@ -148,7 +159,10 @@ def regenerate(
 @app.command()
 def gc(data_dir: DataDir = None,
        dry_run: Annotated[bool, typer.Option(help="Only list what would go.")] = False) -> None:
-    """Delete blobs that no row points at (left by a crash between two steps)."""
+    """Delete blobs that no row points at (left by a crash between two steps).
+
+    Example: assetry gc --dry-run --data-dir var
+    """
     from assetry.bootstrap import open_services
 
     async def run() -> list[str]:
@@ -163,7 +177,10 @@ def gc(data_dir: DataDir = None,
 
 @app.command()
 def verify(data_dir: DataDir = None) -> None:
-    """Report rows whose blobs are missing (exit 1 if any)."""
+    """Report rows whose blobs are missing (exit 1 if any).
+
+    Example: assetry verify --data-dir var || echo 'blobs are missing'
+    """
     from assetry.bootstrap import open_services
 
     async def run() -> list[str]:
@@ -179,7 +196,10 @@ def verify(data_dir: DataDir = None) -> None:
 
 @app.command()
 def config(data_dir: DataDir = None) -> None:
-    """Print the effective settings as JSON."""
+    """Print the effective settings as JSON.
+
+    Example: assetry config --data-dir var
+    """
     values = _settings(data_dir).model_dump(mode="json")
     for key in ("database_url", "storage_url"):
         values[key] = mask_url(values[key])
@@ -207,6 +227,7 @@ def mask_url(url: str | None) -> str | None:
 
 tokens_app = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(bulk_app)  # import and export
 
 
 @tokens_app.command("create")
@@ -215,7 +236,10 @@ def tokens_create(
     name: Annotated[str | None, typer.Option(help="A name for logs and `creator`.")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Create a token and print only the token (TOKEN=$(assetry tokens create ...))."""
+    """Create a token and print only the token.
+
+    Example: TOKEN=$(assetry tokens create --role editor --name cms --data-dir var)
+    """
     from assetry.bootstrap import open_services
 
     async def run() -> str:
@@ -227,7 +251,10 @@ def tokens_create(
 
 @tokens_app.command("list")
 def tokens_list(data_dir: DataDir = None) -> None:
-    """Every token: name, role, created, revoked (never the secret)."""
+    """Every token: name, role, created, revoked (never the secret).
+
+    Example: assetry tokens list --data-dir var
+    """
     from assetry.bootstrap import open_services
 
     async def run() -> list[str]:
@@ -244,7 +271,10 @@ def tokens_list(data_dir: DataDir = None) -> None:
 
 @tokens_app.command("revoke")
 def tokens_revoke(name: str, data_dir: DataDir = None) -> None:
-    """Revoke a token by name; it is refused (401) from the next request on."""
+    """Revoke a token by name; it is refused (401) from the next request on.
+
+    Example: assetry tokens revoke cms --data-dir var
+    """
     from assetry.bootstrap import open_services
 
     async def run() -> None:

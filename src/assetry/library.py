@@ -143,11 +143,16 @@ class Assetry:
 
     async def read(self, id: UUID, version: str | None = None) -> bytes:
         """The original's bytes, or a version's (rendered first if pending)."""
+        return b"".join([c async for c in self.stream(id, version)])
+
+    async def stream(self, id: UUID, version: str | None = None) -> AsyncIterator[bytes]:
+        """The same bytes as `read`, in chunks, never all in memory at once."""
         if version is None:
             content = await self.services.assets.content(id, self.actor)
         else:
             content = await self.services.versions.content(id, version, self.actor)
-        return b"".join([c async for c in self.services.content.stream(content)])
+        async for chunk in self.services.content.stream(content):
+            yield chunk
 
 
 __all__ = ["Asset", "Assetry", "Gallery", "Version", "VersionStatus"]

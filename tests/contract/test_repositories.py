@@ -23,6 +23,7 @@ from alembic.runtime.migration import MigrationContext
 
 from assetry.db import migrate
 from assetry.db.engine import SqlDatabase, sync_url
+from assetry.db.tables import assets as assets_table
 from assetry.db.tables import attachments, jobs, metadata, versions
 from assetry.domain.converter import (
     DEFAULT_CONVERTER,
@@ -193,7 +194,7 @@ async def test_migration_creates_the_default_pool_and_converter(backend: Backend
         public=True,
     )
     assert converter == DEFAULT_CONVERTER
-    assert migrate.current(backend.url) == migrate.head() == "0001"
+    assert migrate.current(backend.url) == migrate.head() == "0002"
 
 
 def test_migrations_build_exactly_the_tables_module(database_url: str) -> None:
@@ -595,6 +596,90 @@ async def test_asset_list_filters(db: SqlDatabase) -> None:
     assert await ids(include_hidden=False) == [file.id, image.id]
     assert await ids(type=AssetType.IMAGE, include_hidden=False, attached=False) == [image.id]
     assert await ids(pool="other") == []
+
+
+async def test_asset_list_sha256_filter(db: SqlDatabase) -> None:
+    one, two = "1" * 64, "2" * 64
+    first = make_asset(created_at=T0, sha256=one)
+    again = make_asset(created_at=T0 + timedelta(seconds=1), sha256=one, hidden=True)
+    other = make_asset(created_at=T0 + timedelta(seconds=2), sha256=two)
+    async with db.transaction() as tx:
+        await tx.pools.put(Pool(name="other"))
+    elsewhere = make_asset(pool="other", created_at=T0 + timedelta(seconds=3), sha256=one)
+    await add(db, first, again, other, elsewhere)
+
+    async def ids(**criteria: Any) -> list[UUID]:
+        return [a.id for a in await list_all(db, AssetFilter(**({"pool": "default"} | criteria)))]
+
+    assert await ids(sha256=one) == [again.id, first.id]
+    assert await ids(sha256=two) == [other.id]
+    assert await ids(sha256="3" * 64) == []
+    assert await ids(sha256=one, include_hidden=False) == [first.id]
+    assert await ids(pool="other", sha256=one) == [elsewhere.id]
+    assert await ids(pool="other", sha256=two) == []
+
+
+async def test_asset_list_by_sha256_reads_the_pool_sha256_index(db: SqlDatabase) -> None:
+    # 300 assets in one pool; the planner must find the one by its digest through the
+    # index rather than walk the pool (the bulk import asks this once per file).
+    await add(db, *(make_asset(created_at=T0 + timedelta(seconds=i), sha256=f"{i:064x}")
+                    for i in range(300)))
+    where = AssetFilter(pool="default", sha256=f"{7:064x}")
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "FROM assets" in statement and not statements:
+            statements.append((statement, parameters))
+
+    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        assert len(await list_all(db, where, limit=1)) == 1
+    finally:
+        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    (statement, parameters), = statements
+    async with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.exec_driver_sql("ANALYZE assets")
+            plan = (await conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)).all()
+        else:
+            plan = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                    ).all()
+    assert "ix_assets_pool_sha256_created_at_id" in " ".join(
+        str(cell) for row in plan for cell in row)
+
+
+def test_upgrade_indexes_assets_by_sha256_already_stored(database_url: str) -> None:
+    # A database made before the sha256 index (at 0001, holding an asset) upgrades in place.
+    if database_url.startswith("sqlite"):
+        Path(database_url.removeprefix("sqlite:///")).unlink()
+    else:
+        engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+        engine.dispose()
+    migrate.upgrade(database_url, "0001")
+    assert migrate.current(database_url) == "0001"
+    engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
+    try:
+        with engine.begin() as conn:
+            asset_id = uuid4()
+            conn.execute(sa.insert(assets_table).values(
+                id=asset_id, pool="default", type="file", filename="a.txt",
+                mime_type="text/plain", size=5, sha256="a" * 64, blob_key=f"originals/{asset_id}",
+                frames=1, gallery=str(asset_id), metadata={}, hidden=False,
+                created_at=T0, modified_at=T0))
+        migrate.upgrade(database_url)
+        assert migrate.current(database_url) == migrate.head()
+        indexes = {i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes("assets")}
+        assert indexes["ix_assets_pool_sha256_created_at_id"] == [
+            "pool", "sha256", "created_at", "id"]
+        with engine.connect() as conn:
+            found = conn.execute(sa.select(assets_table.c.id).where(
+                assets_table.c.pool == "default", assets_table.c.sha256 == "a" * 64)).all()
+        assert [row.id for row in found] == [asset_id]
+    finally:
+        engine.dispose()
 
 
 async def test_asset_list_and_in_galleries_load_a_page_in_three_queries(db: SqlDatabase) -> None:

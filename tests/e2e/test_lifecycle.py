@@ -147,6 +147,37 @@ def test_listing_is_newest_first_with_cursor_and_filters(client: httpx.Client) -
     assert client.get("/api/pools/listing/assets", params={"limit": 0}).status_code == 400
 
 
+def test_listing_by_sha256_finds_the_same_bytes(client: httpx.Client,
+                                               anonymous: httpx.Client) -> None:
+    client.put("/api/pools/digests", json={"title": "Digests"})
+    image = solid(30, 20, (1, 2, 3))
+    first = upload(client, image, pool="digests").json()
+    second = upload(client, image, filename="copy.jpg", pool="digests").json()
+    other = upload(client, b"other bytes", filename="o.txt", pool="digests").json()
+    upload(client, image, pool="default")  # the same bytes in another pool
+
+    def listed(digest: str, who: httpx.Client = client, **params: str) -> list[str]:
+        r = who.get("/api/pools/digests/assets", params={"sha256": digest, **params})
+        assert r.status_code == 200, r.text
+        return [a["id"] for a in r.json()["items"]]
+
+    assert first["sha256"] == second["sha256"]
+    assert listed(first["sha256"]) == [second["id"], first["id"]]
+    assert listed(first["sha256"].upper()) == [second["id"], first["id"]]
+    assert listed(first["sha256"], limit="1") == [second["id"]]
+    assert listed(first["sha256"], type="file") == []
+    assert listed(other["sha256"]) == [other["id"]]
+    assert listed("0" * 64) == []
+    client.patch(second["url"], json={"hidden": True})
+    assert listed(first["sha256"], anonymous) == [first["id"]]  # hidden stays hidden
+    for bad in ("abc", "g" * 64, "0" * 65, ""):
+        r = client.get("/api/pools/digests/assets", params={"sha256": bad})
+        assert r.status_code == 400, bad
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["errors"] == [
+            {"field": "sha256", "message": "must be a SHA-256: 64 hexadecimal digits"}]
+
+
 def test_pools_crud(client: httpx.Client) -> None:
     r = client.put("/api/pools/process", json={"title": "Process 1", "asset_types": ["image"],
                                                "public": True})

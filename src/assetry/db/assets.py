@@ -193,6 +193,8 @@ class SqlAssetRepository:
             stmt = stmt.where(assets.c.type == where.type.value)
         if where.gallery is not None:
             stmt = stmt.where(assets.c.gallery == where.gallery)
+        if where.sha256 is not None:
+            stmt = stmt.where(assets.c.sha256 == where.sha256)
         if where.attached_to is not None:
             stmt = stmt.where(
                 sa.exists().where(

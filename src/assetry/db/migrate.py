@@ -72,8 +72,9 @@ def head() -> str:
     return revision
 
 
-def upgrade(database_url: str) -> None:
-    """Bring the schema at `database_url` to the newest revision; a no-op when it is
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Bring the schema at `database_url` to `revision` (the newest unless told; tests
+    stop at older ones to check an upgrade over existing rows); a no-op when it is
     there already. Creates a SQLite file (and its directory) that does not exist yet.
     All pending migrations commit together or not at all. Raises BackendUnavailable
     when the database cannot be reached, ConfigError for an unsupported URL."""
@@ -87,7 +88,7 @@ def upgrade(database_url: str) -> None:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
         config = _config()
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
         if conn.dialect.name == "sqlite":
             broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
             if broken:

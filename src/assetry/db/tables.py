@@ -101,6 +101,10 @@ assets = sa.Table(
     sa.Index("ix_assets_pool_created_at_id", "pool", "created_at", "id"),
     # Galleries: every image of one gallery id, oldest first.
     sa.Index("ix_assets_gallery_created_at", "gallery", "created_at"),
+    # The sha256 filter ("is this file already in the pool?", asked once per file by a
+    # resumable bulk import). created_at and id let the listing's order come from the
+    # index too: with (pool, sha256) alone SQLite prefers the index above and scans the pool.
+    sa.Index("ix_assets_pool_sha256_created_at_id", "pool", "sha256", "created_at", "id"),
 )
 
 versions = sa.Table(

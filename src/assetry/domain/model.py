@@ -108,6 +108,7 @@ class AssetFilter:
     gallery: str | None = None
     attached_to: str | None = None
     attached: bool | None = None
+    sha256: str | None = None  #: lowercase hex digest of the original's bytes
     include_hidden: bool = True
 
 

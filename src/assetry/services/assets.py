@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -20,6 +21,7 @@ from assetry.services.ingest import now, parse_gallery, parse_metadata, parse_re
 from assetry.services.metrics import Metrics
 
 _PATCH_FIELDS = {"filename", "metadata", "gallery", "hidden"}
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class AssetService:
@@ -94,10 +96,12 @@ class AssetService:
         gallery: str | None = None,
         attached_to: str | None = None,
         attached: bool | None = None,
+        sha256: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page:
         """Newest first. Hidden assets are left out unless `actor` may see them.
+        `sha256` (hex, either case) keeps the assets whose original has that digest.
         Raises PoolNotFound, Invalid, Unauthenticated, Forbidden."""
         if not 1 <= limit <= 500:
             raise Invalid("must be from 1 to 500", field="limit")
@@ -105,10 +109,13 @@ class AssetService:
             kind = AssetType(type) if type else None
         except ValueError:
             raise Invalid("must be image or file", field="type") from None
+        if sha256 is not None and not _SHA256.fullmatch(sha256):
+            raise Invalid("must be a SHA-256: 64 hexadecimal digits", field="sha256")
         where = AssetFilter(
             pool=pool, type=kind, gallery=gallery,
             attached_to=parse_resource(attached_to) if attached_to is not None else None,
-            attached=attached, include_hidden=actor.sees_hidden,
+            attached=attached, sha256=sha256.lower() if sha256 is not None else None,
+            include_hidden=actor.sees_hidden,
         )
         async with self._db.transaction(write=False) as tx:
             access.read_pool(actor, await tx.pools.get(pool))

@@ -56,13 +56,15 @@ async def list_assets(
     gallery: str | None = None,
     attached_to: Annotated[str | None, Query(description="only assets attached to this")] = None,
     attached: Annotated[bool | None, Query(description="false: only unattached")] = None,
+    sha256: Annotated[str | None, Query(
+        description="only assets whose original has this SHA-256 (64 hex digits)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Newest first; follow `next_cursor` for the next page."""
     page = await services.assets.list(pool, actor, type=type, gallery=gallery,
                                       attached_to=attached_to, attached=attached,
-                                      limit=limit, cursor=cursor)
+                                      sha256=sha256, limit=limit, cursor=cursor)
     return schemas.page_json(page, sign)
 
 
