@@ -35,6 +35,7 @@ from assetry.services.maintenance import MaintenanceService
 from assetry.services.metrics import Metrics
 from assetry.services.pools import PoolService
 from assetry.services.rendering import Renderer
+from assetry.services.resumable import ResumableUploadService
 from assetry.services.signing import UrlSigner
 from assetry.services.tokens import TokenService
 from assetry.services.versions import VersionService
@@ -51,6 +52,7 @@ class Services:
     converters: ConverterService
     ingest: IngestService
     imports: ImportService
+    resumable: ResumableUploadService
     assets: AssetService
     versions: VersionService
     galleries: GalleryService
@@ -147,6 +149,9 @@ async def open_services(
             converters=ConverterService(db),
             ingest=ingest,
             imports=ImportService(fetcher or default_fetcher(settings), ingest),
+            resumable=ResumableUploadService(
+                db, blobs, spool, ingest, expiry=settings.resumable_upload_expiry,
+                max_upload_size=settings.max_upload_size),
             assets=AssetService(db, blobs, metrics, cache),
             versions=versions,
             galleries=GalleryService(db),

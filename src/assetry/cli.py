@@ -159,20 +159,27 @@ def regenerate(
 @app.command()
 def gc(data_dir: DataDir = None,
        dry_run: Annotated[bool, typer.Option(help="Only list what would go.")] = False) -> None:
-    """Delete blobs that no row points at (left by a crash between two steps).
+    """Delete blobs that no row points at (left by a crash between two steps), and expired
+    resumable uploads with the bytes they hold.
 
     Example: assetry gc --dry-run --data-dir var
     """
     from assetry.bootstrap import open_services
+    from assetry.services.resumable import Collected
 
-    async def run() -> list[str]:
+    async def run() -> tuple[list[str], Collected]:
         async with open_services(_settings(data_dir), run_worker=False) as services:
-            return await services.maintenance.gc(dry_run=dry_run)
+            return (await services.maintenance.gc(dry_run=dry_run),
+                    await services.resumable.collect(dry_run=dry_run))
 
-    orphans = asyncio.run(run())
-    for key in orphans:
+    orphans, uploads = asyncio.run(run())
+    for key in orphans + uploads.strays:
         typer.echo(key)
-    typer.echo(f"{len(orphans)} orphaned blob(s) {'found' if dry_run else 'deleted'}")
+    for upload_id in uploads.uploads:
+        typer.echo(f"upload {upload_id}")
+    done = "found" if dry_run else "deleted"
+    typer.echo(f"{len(orphans) + len(uploads.strays)} orphaned blob(s) {done}")
+    typer.echo(f"{len(uploads.uploads)} expired upload(s) {done}")
 
 
 @app.command()

@@ -119,6 +119,13 @@ class Settings(BaseSettings):
         "(0 disables). The process that changes an asset forgets it at once; other "
         "processes serving the same data may lag this long behind a hide or delete.",
     )
+    resumable_upload_expiry: float = Field(
+        86400.0,
+        gt=0,
+        description="Seconds an unfinished resumable (tus) upload is kept after its creation "
+        "or its last accepted PATCH; after that it answers 410 and `assetry gc` removes it and "
+        "its stored bytes. A finished upload's record (which names its asset) is kept as long.",
+    )
     host: str = Field("127.0.0.1", description="Address `assetry serve` binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port `assetry serve` listens on.")
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")

@@ -2,8 +2,8 @@
 
     AssetryError
     ├── NotFound ── PoolNotFound, AssetNotFound, VersionNotFound, GalleryNotFound,
-    │               ConverterNotFound, BlobNotFound
-    ├── Conflict ── TypeMismatch, PoolNotEmpty, ConverterExists, NotAnImage
+    │               ConverterNotFound, BlobNotFound, UploadNotFound
+    ├── Conflict ── TypeMismatch, PoolNotEmpty, ConverterExists, NotAnImage, OffsetMismatch
     ├── Invalid (bad request shape) ── FieldInvalid
     ├── Unprocessable ── UndecodableImage, TooManyPixels, InvalidConverter, RenderFailed,
     │                    UnsafeUrl
@@ -11,7 +11,8 @@
     ├── UnsupportedType
     ├── TooLarge
     ├── Unauthenticated (no or bad credentials), Forbidden (not allowed)
-    ├── Hidden
+    ├── Hidden, UploadExpired
+    ├── ChecksumMismatch (a resumable upload's chunk)
     ├── BackendUnavailable
     └── ConfigError
 
@@ -68,6 +69,10 @@ class BlobNotFound(NotFound):
     """No blob is stored under this key."""
 
 
+class UploadNotFound(NotFound):
+    """No resumable upload has this id (in this pool, for this token)."""
+
+
 class Unauthenticated(AssetryError):
     """Credentials are required: send `Authorization: Bearer <token>`."""
 
@@ -94,6 +99,10 @@ class ConverterExists(Conflict):
 
 class NotAnImage(Conflict):
     """Only images have versions."""
+
+
+class OffsetMismatch(Conflict):
+    """Upload-Offset is not the resumable upload's current offset."""
 
 
 class Invalid(AssetryError):
@@ -127,8 +136,9 @@ class UnsupportedType(AssetryError):
 class TooLarge(AssetryError):
     """The body is larger than allowed."""
 
-    def __init__(self, message: str | None = None, *, limit: int, size: int | None = None) -> None:
-        super().__init__(message, field="file")
+    def __init__(self, message: str | None = None, *, limit: int, size: int | None = None,
+                 field: str = "file") -> None:
+        super().__init__(message, field=field)
         self.limit = limit
         self.size = size
 
@@ -140,6 +150,16 @@ class Hidden(AssetryError):
         super().__init__()
         self.modified_by = modified_by
         self.modification_date = modification_date
+
+
+class UploadExpired(AssetryError):
+    """The resumable upload has expired; start a new one."""
+
+
+class ChecksumMismatch(AssetryError):
+    """The chunk does not match its Upload-Checksum; it was discarded."""
+
+    field: str | None = "Upload-Checksum"
 
 
 class BackendUnavailable(AssetryError):

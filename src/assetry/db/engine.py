@@ -18,6 +18,7 @@ from assetry.db.converters import SqlConverterRepository
 from assetry.db.jobs import SqlJobQueue, SqlJobStore
 from assetry.db.pools import SqlPoolRepository
 from assetry.db.tokens import SqlTokenRepository
+from assetry.db.uploads import SqlUploadRepository
 from assetry.domain.ports import (
     AssetRepository,
     ConverterRepository,
@@ -26,6 +27,7 @@ from assetry.domain.ports import (
     PoolRepository,
     TokenRepository,
     Transaction,
+    UploadRepository,
 )
 from assetry.errors import BackendUnavailable, ConfigError
 
@@ -136,6 +138,7 @@ class SqlTransaction:
     pools: PoolRepository
     converters: ConverterRepository
     tokens: TokenRepository
+    uploads: UploadRepository
     jobs: JobQueue
 
     def __init__(self, conn: AsyncConnection, clock: Callable[[], datetime]) -> None:
@@ -143,6 +146,7 @@ class SqlTransaction:
         self.pools = SqlPoolRepository(conn, clock)
         self.converters = SqlConverterRepository(conn, clock)
         self.tokens = SqlTokenRepository(conn)
+        self.uploads = SqlUploadRepository(conn)
         self.jobs = SqlJobQueue(conn, clock)
 
 

@@ -176,3 +176,36 @@ tokens = sa.Table(
     # Authentication looks a bearer token up by its hash.
     sa.UniqueConstraint("hash", name="uq_tokens_hash"),
 )
+
+uploads = sa.Table(
+    "uploads",
+    metadata,
+    sa.Column("id", sa.Uuid(), nullable=False),
+    # No foreign key: an unfinished upload must not keep its pool from being deleted;
+    # finishing one into a deleted pool fails like any upload to an unknown pool.
+    sa.Column("pool", sa.String(NAME), nullable=False),
+    sa.Column("creator", sa.String(255), nullable=True),
+    sa.Column("length", sa.BigInteger(), nullable=False),
+    sa.Column("received", sa.BigInteger(), nullable=False),  #: the tus Upload-Offset
+    sa.Column("metadata", sa.JSON(), nullable=False),  #: Upload-Metadata: key -> base64
+    sa.Column("asset_id", sa.Uuid(), nullable=True),  #: set once the upload became an asset
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("id", name="pk_uploads"),
+    # gc: the uploads that have expired.
+    sa.Index("ix_uploads_expires_at", "expires_at"),
+)
+
+upload_parts = sa.Table(
+    "upload_parts",
+    metadata,
+    sa.Column("upload_id", sa.Uuid(), nullable=False),
+    sa.Column("start", sa.BigInteger(), nullable=False),  #: the part's first byte's offset
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("blob_key", sa.String(1024), nullable=False),
+    # One part per offset: the second of two PATCHes racing from one offset cannot record.
+    sa.PrimaryKeyConstraint("upload_id", "start", name="pk_upload_parts"),
+    sa.ForeignKeyConstraint(
+        ["upload_id"], ["uploads.id"], name="fk_upload_parts_upload_id_uploads", ondelete="CASCADE"
+    ),
+)

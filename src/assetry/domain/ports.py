@@ -27,6 +27,7 @@ from assetry.domain.model import (
     VersionStatus,
 )
 from assetry.domain.rows import ListQuery, RowPage, RowTable
+from assetry.domain.tus import Upload, UploadPart
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +316,42 @@ class TokenRepository(Protocol):
     async def count_active(self) -> int: ...
 
 
+class UploadRepository(Protocol):
+    """Resumable uploads and the parts their PATCHes stored."""
+
+    async def add(self, upload: Upload) -> None: ...
+
+    async def get(self, upload_id: UUID) -> Upload:
+        """Raises UploadNotFound."""
+        ...
+
+    async def advance(self, upload_id: UUID, part: UploadPart, *, expires_at: datetime) -> bool:
+        """Record `part` and move the offset to its end, only if the upload is unfinished
+        and its offset is still `part.offset` (compare-and-set: of two PATCHes racing from
+        one offset, one wins). False when it is not (or the upload is gone)."""
+        ...
+
+    async def parts(self, upload_id: UUID) -> builtins.list[UploadPart]:
+        """The recorded parts, by offset."""
+        ...
+
+    async def finish(self, upload_id: UUID, asset_id: UUID, *, expires_at: datetime) -> None:
+        """Record the asset a complete upload became and forget its parts."""
+        ...
+
+    async def delete(self, upload_id: UUID) -> bool:
+        """Remove the upload and its parts; False if it was not there."""
+        ...
+
+    async def expired(self, now: datetime, *, limit: int) -> builtins.list[Upload]:
+        """Uploads whose `expires_at` is at or before `now`, the longest expired first."""
+        ...
+
+    async def existing(self, upload_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of `upload_ids` exist."""
+        ...
+
+
 class JobQueue(Protocol):
     """Deferring work inside the caller's transaction: a job exists iff the data does."""
 
@@ -328,6 +365,7 @@ class Transaction(Protocol):
     pools: PoolRepository
     converters: ConverterRepository
     tokens: TokenRepository
+    uploads: UploadRepository
     jobs: JobQueue
 
 

@@ -15,3 +15,29 @@ def original_key(asset_id: UUID) -> str:
 def version_key(asset_id: UUID, version_id: UUID) -> str:
     """A fresh key for one render of a version; two racing renders never share a key."""
     return f"versions/{asset_id.hex[:2]}/{asset_id}/{version_id}-{secrets.token_hex(6)}"
+
+
+#: every part of every resumable upload is stored under this prefix
+UPLOADS = "uploads/"
+
+
+def upload_prefix(upload_id: UUID) -> str:
+    """Where the parts of one resumable upload are stored; they go together."""
+    return f"{UPLOADS}{upload_id.hex[:2]}/{upload_id}/"
+
+
+def upload_part_key(upload_id: UUID, offset: int) -> str:
+    """A fresh key for the bytes one PATCH brought from `offset`; two PATCHes racing from
+    the same offset never share a key (only the one the database records is used)."""
+    return f"{upload_prefix(upload_id)}{offset:020d}-{secrets.token_hex(6)}"
+
+
+def upload_of(key: str) -> UUID | None:
+    """The upload a part key belongs to; None for a key that is not a part key."""
+    segments = key.split("/")
+    if len(segments) != 4 or f"{segments[0]}/" != UPLOADS:
+        return None
+    try:
+        return UUID(segments[2])
+    except ValueError:
+        return None

@@ -27,6 +27,8 @@ STATUS: dict[type[errors.AssetryError], int] = {
     errors.UnsupportedType: 415,
     errors.TooLarge: 413,
     errors.Hidden: 410,
+    errors.UploadExpired: 410,
+    errors.ChecksumMismatch: 460,  # tus 1.0, checksum extension
     errors.BackendUnavailable: 503,
     errors.Overloaded: 503,
     errors.UpstreamError: 502,
@@ -40,7 +42,7 @@ def status_for(exc: errors.AssetryError) -> int:
 
 
 #: titles as API.md names them (Python's names differ between versions)
-TITLES = {413: "Payload Too Large", 422: "Unprocessable Content"}
+TITLES = {413: "Payload Too Large", 422: "Unprocessable Content", 460: "Checksum Mismatch"}
 
 
 def problem(status: int, detail: str, *, field: str | None = None, **extra: Any) -> JSONResponse:

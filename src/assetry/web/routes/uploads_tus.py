@@ -1,0 +1,154 @@
+"""/api/pools/{pool}/uploads: resumable uploads, tus 1.0 (core, creation, termination,
+expiration, checksum). `web/tus.py` applies the rules every answer here follows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC
+from email.utils import format_datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Request, Response
+from starlette.requests import ClientDisconnect
+
+from assetry.domain import tus
+from assetry.domain.tus import Upload
+from assetry.errors import Invalid, UnsupportedType, UploadNotFound
+from assetry.web import schemas
+from assetry.web.deps import ActorDep, ServicesDep
+
+router = APIRouter(prefix="/api/pools/{pool}/uploads", tags=["uploads"])
+
+TusHeader = Annotated[str, Header(description="must be 1.0.0")]
+OptionalHeader = Annotated[str | None, Header()]
+
+
+def upload_url(pool: str, upload_id: UUID) -> str:
+    return f"/api/pools/{pool}/uploads/{upload_id}"
+
+
+@router.options("", status_code=204, summary="tus: what this server supports")
+@router.options("/", status_code=204, include_in_schema=False)
+@router.options("/{upload_id}", status_code=204, include_in_schema=False)
+async def tus_options(pool: str, services: ServicesDep, actor: ActorDep) -> Response:
+    """Tus-Version, Tus-Extension, Tus-Checksum-Algorithm, and Tus-Max-Size: the pool's
+    limit for a token that may upload into it, else the global cap. No token needed."""
+    return Response(status_code=204, headers={
+        "Tus-Version": tus.VERSION,
+        "Tus-Extension": ",".join(tus.EXTENSIONS),
+        "Tus-Checksum-Algorithm": ",".join(tus.CHECKSUM_ALGORITHMS),
+        "Tus-Max-Size": str(await services.resumable.max_size(pool, actor)),
+    })
+
+
+@router.post("", status_code=201, summary="tus: create an upload")
+@router.post("/", status_code=201, include_in_schema=False)
+async def create_upload(
+    pool: str,
+    request: Request,
+    services: ServicesDep,
+    actor: ActorDep,
+    tus_resumable: TusHeader,
+    upload_length: Annotated[str, Header(description="the file's size in bytes")],
+    upload_metadata: Annotated[str | None, Header(
+        description="comma-separated `key base64(value)` pairs; used: filename, type, "
+                    "gallery, converter, metadata, mime_type")] = None,
+) -> Response:
+    """An empty POST; 201 with the upload's URL in `Location`. Editors and above."""
+    for unsupported, extension in (("upload-defer-length", "creation-defer-length"),
+                                   ("upload-concat", "concatenation")):
+        if unsupported in request.headers:
+            raise Invalid(f"{extension} is not supported: send Upload-Length",
+                          field=unsupported.title())
+    if _content_length(request):
+        raise Invalid("creation-with-upload is not supported: create with an empty body, "
+                      "then PATCH the bytes", field="body")
+    upload = await services.resumable.create(
+        pool, length=tus.parse_integer(upload_length, "Upload-Length"),
+        metadata=tus.parse_metadata(upload_metadata), actor=actor)
+    return Response(status_code=201, headers={
+        "Location": upload_url(pool, upload.id), **_progress(upload)})
+
+
+@router.head("/{upload_id}", status_code=200, summary="tus: the upload's offset")
+async def upload_offset(pool: str, upload_id: str, services: ServicesDep, actor: ActorDep,
+                        tus_resumable: TusHeader) -> Response:
+    """Upload-Offset and Upload-Length (and, once finished, Asset-Location)."""
+    upload = await services.resumable.status(pool, _upload_id(upload_id), actor)
+    headers = {"Upload-Length": str(upload.length), **_progress(upload)}
+    if upload.metadata:
+        headers["Upload-Metadata"] = tus.encode_metadata(upload.metadata)
+    return Response(status_code=200, headers=headers)
+
+
+@router.patch("/{upload_id}", status_code=204, summary="tus: add bytes at the offset",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  tus.OFFSET_STREAM: {"schema": {"type": "string", "format": "binary"}}}}})
+async def upload_bytes(
+    pool: str,
+    upload_id: str,
+    request: Request,
+    services: ServicesDep,
+    actor: ActorDep,
+    tus_resumable: TusHeader,
+    upload_offset: Annotated[str, Header(description="must equal the upload's offset")],
+    upload_checksum: Annotated[str | None, Header(
+        description="`sha1 <base64 digest>` or `sha256 <base64 digest>` of this body")] = None,
+) -> Response:
+    """204 with the new Upload-Offset. The PATCH that brings the last byte stores the
+    asset (through the same ingest as a multipart upload) and answers `Asset-Location`
+    and `Asset-Id` too; an ingest refusal (413, 415, 422) is its answer instead, and the
+    upload is then gone."""
+    if not tus.is_offset_stream(request.headers.get("content-type")):
+        raise UnsupportedType(f"a PATCH body must be {tus.OFFSET_STREAM}", field="Content-Type")
+    offset = tus.parse_integer(upload_offset, "Upload-Offset")
+    checksum = tus.parse_checksum(upload_checksum)
+    upload = await services.resumable.receive(
+        pool, _upload_id(upload_id), _body(request), offset=offset, checksum=checksum,
+        declared=_content_length(request), actor=actor)
+    return Response(status_code=204, headers=_progress(upload))
+
+
+@router.delete("/{upload_id}", status_code=204, summary="tus: terminate an upload")
+async def terminate_upload(pool: str, upload_id: str, services: ServicesDep, actor: ActorDep,
+                           tus_resumable: TusHeader) -> Response:
+    """Remove the upload and the bytes it holds (the asset a finished one became stays)."""
+    await services.resumable.terminate(pool, _upload_id(upload_id), actor)
+    return Response(status_code=204)
+
+
+def _progress(upload: Upload) -> dict[str, str]:
+    headers = {"Upload-Offset": str(upload.offset)}
+    if upload.asset_id is None:
+        headers["Upload-Expires"] = format_datetime(upload.expires_at.astimezone(UTC),
+                                                    usegmt=True)
+    else:
+        headers["Asset-Location"] = schemas.asset_url(upload.asset_id)
+        headers["Asset-Id"] = str(upload.asset_id)
+    return headers
+
+
+def _upload_id(raw: str) -> UUID:
+    """An id this server could have made, or 404 (tus: an unknown upload is not found)."""
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise UploadNotFound(f"no upload {raw[:64]!r}") from None
+
+
+def _content_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    return int(raw) if raw is not None and raw.isascii() and raw.isdigit() else None
+
+
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    """The PATCH body as it arrives. A client that goes away ends it early: tus servers
+    keep what did arrive, so the client resumes from there (with a checksum the shortened
+    chunk cannot match and is discarded)."""
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                yield chunk
+    except ClientDisconnect:
+        return
