@@ -24,7 +24,7 @@ from alembic.runtime.migration import MigrationContext
 from assetry.db import migrate
 from assetry.db.engine import SqlDatabase, sync_url
 from assetry.db.tables import assets as assets_table
-from assetry.db.tables import attachments, jobs, metadata, versions
+from assetry.db.tables import attachments, jobs, metadata, upload_parts, versions
 from assetry.domain.converter import (
     DEFAULT_CONVERTER,
     Converter,
@@ -52,12 +52,14 @@ from assetry.domain.rows import (
     parse_conditions,
     parse_sort,
 )
+from assetry.domain.tus import Upload, UploadPart
 from assetry.errors import (
     AssetNotFound,
     BackendUnavailable,
     ConverterNotFound,
     Invalid,
     PoolNotFound,
+    UploadNotFound,
     VersionNotFound,
 )
 from tests.support.postgres import closed_port, create_database, drop_database, unique_name
@@ -194,7 +196,7 @@ async def test_migration_creates_the_default_pool_and_converter(backend: Backend
         public=True,
     )
     assert converter == DEFAULT_CONVERTER
-    assert migrate.current(backend.url) == migrate.head() == "0002"
+    assert migrate.current(backend.url) == migrate.head() == "0003"
 
 
 def test_migrations_build_exactly_the_tables_module(database_url: str) -> None:
@@ -1322,3 +1324,115 @@ def _join_aiosqlite_threads(seconds: float) -> None:
 def test_migrate_unreachable_postgres_raises_backend_unavailable() -> None:
     with pytest.raises(BackendUnavailable):
         migrate.upgrade(f"postgresql://postgres@127.0.0.1:{closed_port()}/assetry")
+
+
+# -- resumable uploads -------------------------------------------------------------------
+
+
+def make_upload(**overrides: Any) -> Upload:
+    fields: dict[str, Any] = {
+        "id": uuid4(), "pool": "default", "creator": "editor", "length": 100, "offset": 0,
+        "created_at": T0, "expires_at": T0 + timedelta(days=1),
+        "metadata": {"filename": "cGhvdG8uanBn", "flag": ""},
+    } | overrides
+    return Upload(**fields)
+
+
+async def add_upload(db: SqlDatabase, upload: Upload) -> None:
+    async with db.transaction() as tx:
+        await tx.uploads.add(upload)
+
+
+async def advance(db: SqlDatabase, upload_id: UUID, offset: int, size: int,
+                  expires_at: datetime = T0 + timedelta(days=2)) -> bool:
+    async with db.transaction() as tx:
+        return await tx.uploads.advance(
+            upload_id, UploadPart(offset=offset, size=size, blob_key=f"uploads/{offset}"),
+            expires_at=expires_at)
+
+
+async def test_upload_add_then_get_round_trips_every_field(db: SqlDatabase) -> None:
+    upload = make_upload(creator=None, expires_at=T0.astimezone(timezone(timedelta(hours=5))))
+    await add_upload(db, upload)
+    async with db.transaction(write=False) as tx:
+        got = await tx.uploads.get(upload.id)
+        with pytest.raises(UploadNotFound):
+            await tx.uploads.get(uuid4())
+    assert got == upload
+    assert list(got.metadata) == ["filename", "flag"]
+    assert got.expires_at.tzinfo == UTC
+
+
+async def test_upload_advance_is_a_compare_and_set_on_the_offset(db: SqlDatabase) -> None:
+    upload = make_upload(length=100)
+    await add_upload(db, upload)
+    later = T0 + timedelta(days=3)
+    assert await advance(db, upload.id, 0, 40, expires_at=later)
+    assert not await advance(db, upload.id, 0, 40)  # the offset moved on
+    assert not await advance(db, upload.id, 10, 40)  # not the current offset
+    assert not await advance(db, upload.id, 40, 61)  # past Upload-Length
+    assert not await advance(db, uuid4(), 0, 1)  # no such upload
+    assert await advance(db, upload.id, 40, 60, expires_at=later)
+    async with db.transaction(write=False) as tx:
+        got = await tx.uploads.get(upload.id)
+        parts = await tx.uploads.parts(upload.id)
+    assert (got.offset, got.complete, got.expires_at) == (100, True, later)
+    assert parts == [UploadPart(0, 40, "uploads/0"), UploadPart(40, 60, "uploads/40")]
+
+
+async def test_upload_concurrent_advances_from_one_offset_record_one_part(
+    db: SqlDatabase,
+) -> None:
+    upload = make_upload(length=100)
+    await add_upload(db, upload)
+    won = await asyncio.gather(*(advance(db, upload.id, 0, 10 + i) for i in range(5)))
+    assert sorted(won) == [False] * 4 + [True]
+    async with db.transaction(write=False) as tx:
+        parts = await tx.uploads.parts(upload.id)
+        got = await tx.uploads.get(upload.id)
+    assert len(parts) == 1 and got.offset == parts[0].size
+
+
+async def test_upload_finish_records_the_asset_and_forgets_the_parts(db: SqlDatabase) -> None:
+    upload = make_upload(length=10)
+    await add_upload(db, upload)
+    assert await advance(db, upload.id, 0, 10)
+    asset_id, later = uuid4(), T0 + timedelta(days=5)
+    async with db.transaction() as tx:
+        await tx.uploads.finish(upload.id, asset_id, expires_at=later)
+    async with db.transaction(write=False) as tx:
+        got = await tx.uploads.get(upload.id)
+        assert await tx.uploads.parts(upload.id) == []
+    assert (got.asset_id, got.expires_at, got.offset) == (asset_id, later, 10)
+    assert not await advance(db, upload.id, 10, 0)  # a finished upload takes nothing
+
+
+async def test_upload_delete_removes_it_and_its_parts(db: SqlDatabase) -> None:
+    upload, other = make_upload(), make_upload()
+    await add_upload(db, upload)
+    await add_upload(db, other)
+    assert await advance(db, upload.id, 0, 10)
+    assert await advance(db, other.id, 0, 10)
+    async with db.transaction() as tx:
+        assert await tx.uploads.delete(upload.id)
+        assert not await tx.uploads.delete(upload.id)
+    async with db.transaction(write=False) as tx:
+        with pytest.raises(UploadNotFound):
+            await tx.uploads.get(upload.id)
+        assert await tx.uploads.parts(other.id) != []
+    assert await count_rows(db, upload_parts) == 1
+
+
+async def test_upload_expired_lists_the_longest_expired_first(db: SqlDatabase) -> None:
+    late = make_upload(expires_at=T0 + timedelta(minutes=2))
+    early = make_upload(expires_at=T0 + timedelta(minutes=1))
+    fresh = make_upload(expires_at=T0 + timedelta(minutes=3))
+    for upload in (late, early, fresh):
+        await add_upload(db, upload)
+    async with db.transaction(write=False) as tx:
+        due = await tx.uploads.expired(T0 + timedelta(minutes=2), limit=10)
+        first = await tx.uploads.expired(T0 + timedelta(minutes=2), limit=1)
+        assert await tx.uploads.existing([late.id, uuid4(), fresh.id]) == {late.id, fresh.id}
+        assert await tx.uploads.existing([]) == set()
+    assert [u.id for u in due] == [early.id, late.id]
+    assert [u.id for u in first] == [early.id]
