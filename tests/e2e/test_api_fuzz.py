@@ -5,6 +5,7 @@ each operation are checked against reality; schemathesis, bounded in examples an
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from tests.support.server import admin_client
 
 CHECKS = ",".join(["not_a_server_error", "status_code_conformance", "content_type_conformance",
                    "response_schema_conformance", "missing_required_header"])
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
@@ -31,6 +34,8 @@ def test_no_generated_request_is_a_server_error_or_undeclared(tmp_path: Path) ->
              "--request-timeout", "20", "--no-color"],
             capture_output=True, text=True, timeout=300,
             cwd=tmp_path,  # its cache (.schemathesis/) stays out of the repository
+            env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.support.schemathesis_hooks",
+                 "PYTHONPATH": str(ROOT)},
         )
     assert result.returncode == 0, result.stdout[-6000:]
     assert "passed" in result.stdout

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC
 from email.utils import format_datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Request, Response
@@ -20,15 +20,16 @@ from assetry.web.deps import ActorDep, ServicesDep
 
 router = APIRouter(prefix="/api/pools/{pool}/uploads", tags=["uploads"])
 
-TusHeader = Annotated[str, Header(description="must be 1.0.0")]
-OptionalHeader = Annotated[str | None, Header()]
+#: checked by web/tus.py (412 otherwise) before routing; declared for the OpenAPI document
+TusHeader = Annotated[Literal["1.0.0"], Header(description="the tus version: 1.0.0")]
 
 
 def upload_url(pool: str, upload_id: UUID) -> str:
     return f"/api/pools/{pool}/uploads/{upload_id}"
 
 
-@router.options("", status_code=204, summary="tus: what this server supports")
+@router.options("", status_code=204, summary="tus: what this server supports",
+                operation_id="tusOptions")
 @router.options("/", status_code=204, include_in_schema=False)
 @router.options("/{upload_id}", status_code=204, include_in_schema=False)
 async def tus_options(pool: str, services: ServicesDep, actor: ActorDep) -> Response:
@@ -42,7 +43,8 @@ async def tus_options(pool: str, services: ServicesDep, actor: ActorDep) -> Resp
     })
 
 
-@router.post("", status_code=201, summary="tus: create an upload")
+@router.post("", status_code=201, summary="tus: create an upload",
+             operation_id="createUpload")
 @router.post("/", status_code=201, include_in_schema=False)
 async def create_upload(
     pool: str,
@@ -71,7 +73,8 @@ async def create_upload(
         "Location": upload_url(pool, upload.id), **_progress(upload)})
 
 
-@router.head("/{upload_id}", status_code=200, summary="tus: the upload's offset")
+@router.head("/{upload_id}", status_code=200, summary="tus: the upload's offset",
+             operation_id="getUploadOffset")
 async def upload_offset(pool: str, upload_id: str, services: ServicesDep, actor: ActorDep,
                         tus_resumable: TusHeader) -> Response:
     """Upload-Offset and Upload-Length (and, once finished, Asset-Location)."""
@@ -83,6 +86,7 @@ async def upload_offset(pool: str, upload_id: str, services: ServicesDep, actor:
 
 
 @router.patch("/{upload_id}", status_code=204, summary="tus: add bytes at the offset",
+              operation_id="patchUpload",
               openapi_extra={"requestBody": {"required": True, "content": {
                   tus.OFFSET_STREAM: {"schema": {"type": "string", "format": "binary"}}}}})
 async def upload_bytes(
@@ -110,7 +114,8 @@ async def upload_bytes(
     return Response(status_code=204, headers=_progress(upload))
 
 
-@router.delete("/{upload_id}", status_code=204, summary="tus: terminate an upload")
+@router.delete("/{upload_id}", status_code=204, summary="tus: terminate an upload",
+               operation_id="terminateUpload")
 async def terminate_upload(pool: str, upload_id: str, services: ServicesDep, actor: ActorDep,
                            tus_resumable: TusHeader) -> Response:
     """Remove the upload and the bytes it holds (the asset a finished one became stays)."""
