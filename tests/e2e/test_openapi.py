@@ -84,6 +84,8 @@ def test_every_error_answer_is_problem_json_with_its_schema(spec: dict[str, Any]
             name = ref.removeprefix("#/components/schemas/")
             assert name in PROBLEM_SCHEMAS and name in schemas, (method, path, status, ref)
             expected = {"410": "HiddenProblem", "413": "TooLargeProblem"}
+            if path.startswith("/api/pools/{pool}/uploads"):
+                del expected["410"]  # tus: an expired upload, not a hidden asset
             assert name == expected.get(status, "ProblemDetails"), (method, path, status)
             assert answer["description"], (method, path, status)
     assert errors > 100
@@ -207,8 +209,13 @@ def test_a_generated_client_uploads_reads_the_gallery_and_a_version(
     document = tmp_path / "openapi.json"
     document.write_bytes(httpx.get(f"{base_url}/api/openapi.json", timeout=30).content)
     config = tmp_path / "config.json"
+    # tus PATCH bodies are raw bytes under their own media type, which the generator
+    # learns to send as application/octet-stream.
     config.write_text(json.dumps({"post_hooks": [], "project_name_override": "assetry-gen",
-                                  "package_name_override": "assetry_gen"}))
+                                  "package_name_override": "assetry_gen",
+                                  "content_type_overrides": {
+                                      "application/offset+octet-stream":
+                                      "application/octet-stream"}}))
     generator = Path(sys.executable).with_name("openapi-python-client")
     made = subprocess.run(
         [str(generator), "generate", "--path", str(document), "--config", str(config),

@@ -34,12 +34,16 @@ WHEN: dict[int, str] = {
          "unknown or revoked (with `WWW-Authenticate: Bearer`)",
     403: "The token's role may not do this, or a signed URL was changed, has expired or "
          "belongs to another URL",
-    404: "No such pool, asset, version, gallery or converter",
+    404: "No such pool, asset, version, gallery, converter or resumable upload",
     409: "The request conflicts with what is stored",
     410: "The asset is hidden and the caller is below moderator",
+    412: "tus: the request did not say `Tus-Resumable: 1.0.0` (the answer carries "
+         "`Tus-Version`)",
     413: "Larger than the pool accepts; `limit` is its size limit in bytes",
     415: "The sniffed type is not allowed here or differs from the declared `mime_type`",
     416: "The `Range` cannot be satisfied (`Content-Range: bytes */SIZE`)",
+    460: "tus Checksum Mismatch: the body does not match its `Upload-Checksum`; it was "
+         "discarded",
     422: "Well-formed but cannot be carried out: bytes that do not decode, too many "
          "pixels, an invalid or unknown converter, a failed render",
     502: "The import's remote server answered an error or could not be reached",
@@ -130,6 +134,6 @@ def _security(path: str, method: str) -> list[dict[str, list[str]]]:
         return [{"bearer": []}, {}]
     if not path.startswith("/api/"):
         return []
-    if method in ("get", "head"):
+    if method in ("get", "head", "options"):  # as web/auth.py's READS
         return [{"bearer": []}, {}]
     return [{"bearer": []}]

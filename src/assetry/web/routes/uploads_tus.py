@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC
 from email.utils import format_datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Request, Response
@@ -17,19 +17,41 @@ from assetry.domain.tus import Upload
 from assetry.errors import Invalid, UnsupportedType, UploadNotFound
 from assetry.web import schemas
 from assetry.web.deps import ActorDep, ServicesDep
+from assetry.web.openapi import PROBLEM, problems
 
-router = APIRouter(prefix="/api/pools/{pool}/uploads", tags=["uploads"])
+router = APIRouter(prefix="/api/pools/{pool}/uploads", tags=["uploads"],
+                   default_response_class=Response)
 
-#: checked by web/tus.py (412 otherwise) before routing; declared for the OpenAPI document
-TusHeader = Annotated[Literal["1.0.0"], Header(description="the tus version: 1.0.0")]
+
+def _tus_problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """problems(), plus 412 (every tus request but OPTIONS); a tus 410 is an expired
+    upload, a plain problem (not the hidden asset's)."""
+    answers = problems(412, *(s for s in statuses if s != 410))
+    if 410 in statuses:
+        answers[410] = {"description": "The upload has expired; start a new one",
+                        "content": {PROBLEM: {"schema": {
+                            "$ref": "#/components/schemas/ProblemDetails"}}}}
+    return answers
+
+
+def _answer(description: str, *headers: str) -> dict[str, Any]:
+    return {"description": description,
+            "headers": {h: {"schema": {"type": "string"}} for h in headers}}
+
+
+#: checked by web/tus.py before routing, declared here for the OpenAPI document: tus
+#: answers its absence with 412, not as a malformed request, so it is not `required` there
+TusHeader = Annotated[str | None, Header(
+    pattern=r"^1\.0\.0$", description="the tus version, `1.0.0`; without it the answer is 412")]
 
 
 def upload_url(pool: str, upload_id: UUID) -> str:
     return f"/api/pools/{pool}/uploads/{upload_id}"
 
 
-@router.options("", status_code=204, summary="tus: what this server supports",
-                operation_id="tusOptions")
+@router.options("", status_code=204, operation_id="tusOptions", responses={
+    204: _answer("What this server supports", "Tus-Version", "Tus-Extension",
+                 "Tus-Checksum-Algorithm", "Tus-Max-Size"), **problems()})
 @router.options("/", status_code=204, include_in_schema=False)
 @router.options("/{upload_id}", status_code=204, include_in_schema=False)
 async def tus_options(pool: str, services: ServicesDep, actor: ActorDep) -> Response:
@@ -43,19 +65,22 @@ async def tus_options(pool: str, services: ServicesDep, actor: ActorDep) -> Resp
     })
 
 
-@router.post("", status_code=201, summary="tus: create an upload",
-             operation_id="createUpload")
+@router.post("", status_code=201, operation_id="createUpload", responses={
+    201: _answer("Created; `Location` is the upload's URL (an empty upload is stored at "
+                 "once and names its asset)", "Location", "Upload-Offset", "Upload-Expires",
+                 "Asset-Location", "Asset-Id"),
+    **_tus_problems(400, 403, 404, 413, 415, 422)})
 @router.post("/", status_code=201, include_in_schema=False)
 async def create_upload(
     pool: str,
     request: Request,
     services: ServicesDep,
     actor: ActorDep,
-    tus_resumable: TusHeader,
     upload_length: Annotated[str, Header(description="the file's size in bytes")],
     upload_metadata: Annotated[str | None, Header(
         description="comma-separated `key base64(value)` pairs; used: filename, type, "
                     "gallery, converter, metadata, mime_type")] = None,
+    tus_resumable: TusHeader = None,
 ) -> Response:
     """An empty POST; 201 with the upload's URL in `Location`. Editors and above."""
     for unsupported, extension in (("upload-defer-length", "creation-defer-length"),
@@ -73,10 +98,12 @@ async def create_upload(
         "Location": upload_url(pool, upload.id), **_progress(upload)})
 
 
-@router.head("/{upload_id}", status_code=200, summary="tus: the upload's offset",
-             operation_id="getUploadOffset")
+@router.head("/{upload_id}", status_code=200, operation_id="getUploadOffset", responses={
+    200: _answer("Where the upload stands", "Upload-Offset", "Upload-Length", "Upload-Metadata",
+                 "Upload-Expires", "Asset-Location", "Asset-Id"),
+    **_tus_problems(403, 404, 410)})
 async def upload_offset(pool: str, upload_id: str, services: ServicesDep, actor: ActorDep,
-                        tus_resumable: TusHeader) -> Response:
+                        tus_resumable: TusHeader = None) -> Response:
     """Upload-Offset and Upload-Length (and, once finished, Asset-Location)."""
     upload = await services.resumable.status(pool, _upload_id(upload_id), actor)
     headers = {"Upload-Length": str(upload.length), **_progress(upload)}
@@ -85,8 +112,10 @@ async def upload_offset(pool: str, upload_id: str, services: ServicesDep, actor:
     return Response(status_code=200, headers=headers)
 
 
-@router.patch("/{upload_id}", status_code=204, summary="tus: add bytes at the offset",
-              operation_id="patchUpload",
+@router.patch("/{upload_id}", status_code=204, operation_id="patchUpload", responses={
+    204: _answer("Accepted; the last PATCH also names the asset", "Upload-Offset",
+                 "Upload-Expires", "Asset-Location", "Asset-Id"),
+    **_tus_problems(400, 403, 404, 409, 410, 413, 415, 422, 460)},
               openapi_extra={"requestBody": {"required": True, "content": {
                   tus.OFFSET_STREAM: {"schema": {"type": "string", "format": "binary"}}}}})
 async def upload_bytes(
@@ -95,10 +124,10 @@ async def upload_bytes(
     request: Request,
     services: ServicesDep,
     actor: ActorDep,
-    tus_resumable: TusHeader,
     upload_offset: Annotated[str, Header(description="must equal the upload's offset")],
     upload_checksum: Annotated[str | None, Header(
         description="`sha1 <base64 digest>` or `sha256 <base64 digest>` of this body")] = None,
+    tus_resumable: TusHeader = None,
 ) -> Response:
     """204 with the new Upload-Offset. The PATCH that brings the last byte stores the
     asset (through the same ingest as a multipart upload) and answers `Asset-Location`
@@ -114,10 +143,10 @@ async def upload_bytes(
     return Response(status_code=204, headers=_progress(upload))
 
 
-@router.delete("/{upload_id}", status_code=204, summary="tus: terminate an upload",
-               operation_id="terminateUpload")
+@router.delete("/{upload_id}", status_code=204, operation_id="terminateUpload",
+               responses={204: _answer("Terminated"), **_tus_problems(403, 404)})
 async def terminate_upload(pool: str, upload_id: str, services: ServicesDep, actor: ActorDep,
-                           tus_resumable: TusHeader) -> Response:
+                           tus_resumable: TusHeader = None) -> Response:
     """Remove the upload and the bytes it holds (the asset a finished one became stays)."""
     await services.resumable.terminate(pool, _upload_id(upload_id), actor)
     return Response(status_code=204)
