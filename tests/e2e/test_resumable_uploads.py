@@ -238,6 +238,10 @@ def test_requests_without_tus_resumable_1_0_0_are_412_and_change_nothing(
         assert editor.delete(upload_url).status_code == 412
     assert upload_rows(data_dir) == rows
     assert offset_of(editor, upload_url) == 0
+    # Credentials come first, as everywhere under /api/.
+    anonymous = httpx.post(f"{editor.base_url}/api/pools/default/uploads",
+                           headers={"Upload-Length": "10"})
+    assert anonymous.status_code == 401 and anonymous.headers["tus-resumable"] == "1.0.0"
 
 
 def test_creation_refusals_keep_nothing(

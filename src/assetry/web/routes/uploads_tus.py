@@ -1,5 +1,5 @@
 """/api/pools/{pool}/uploads: resumable uploads, tus 1.0 (core, creation, termination,
-expiration, checksum). `web/tus.py` applies the rules every answer here follows."""
+expiration, checksum). `web/tus.py` has the rules every request and answer here follows."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from assetry.errors import Invalid, UnsupportedType, UploadNotFound
 from assetry.web import schemas
 from assetry.web.deps import ActorDep, ServicesDep
 from assetry.web.openapi import PROBLEM, problems
+from assetry.web.tus import require_version
 
 router = APIRouter(prefix="/api/pools/{pool}/uploads", tags=["uploads"],
                    default_response_class=Response)
@@ -39,10 +40,10 @@ def _answer(description: str, *headers: str) -> dict[str, Any]:
             "headers": {h: {"schema": {"type": "string"}} for h in headers}}
 
 
-#: checked by web/tus.py before routing, declared here for the OpenAPI document: tus
-#: answers its absence with 412, not as a malformed request, so it is not `required` there
+#: every request but OPTIONS must send it; tus answers its absence with 412 (web/tus.py's
+#: require_version), not as a malformed request, so it is not `required` in the document
 TusHeader = Annotated[str | None, Header(
-    pattern=r"^1\.0\.0$", description="the tus version, `1.0.0`; without it the answer is 412")]
+    description="the tus version, `1.0.0`; without it the answer is 412")]
 
 
 def upload_url(pool: str, upload_id: UUID) -> str:
@@ -83,6 +84,7 @@ async def create_upload(
     tus_resumable: TusHeader = None,
 ) -> Response:
     """An empty POST; 201 with the upload's URL in `Location`. Editors and above."""
+    require_version(tus_resumable)
     for unsupported, extension in (("upload-defer-length", "creation-defer-length"),
                                    ("upload-concat", "concatenation")):
         if unsupported in request.headers:
@@ -105,6 +107,7 @@ async def create_upload(
 async def upload_offset(pool: str, upload_id: str, services: ServicesDep, actor: ActorDep,
                         tus_resumable: TusHeader = None) -> Response:
     """Upload-Offset and Upload-Length (and, once finished, Asset-Location)."""
+    require_version(tus_resumable)
     upload = await services.resumable.status(pool, _upload_id(upload_id), actor)
     headers = {"Upload-Length": str(upload.length), **_progress(upload)}
     if upload.metadata:
@@ -133,6 +136,7 @@ async def upload_bytes(
     asset (through the same ingest as a multipart upload) and answers `Asset-Location`
     and `Asset-Id` too; an ingest refusal (413, 415, 422) is its answer instead, and the
     upload is then gone."""
+    require_version(tus_resumable)
     if not tus.is_offset_stream(request.headers.get("content-type")):
         raise UnsupportedType(f"a PATCH body must be {tus.OFFSET_STREAM}", field="Content-Type")
     offset = tus.parse_integer(upload_offset, "Upload-Offset")
@@ -148,6 +152,7 @@ async def upload_bytes(
 async def terminate_upload(pool: str, upload_id: str, services: ServicesDep, actor: ActorDep,
                            tus_resumable: TusHeader = None) -> Response:
     """Remove the upload and the bytes it holds (the asset a finished one became stays)."""
+    require_version(tus_resumable)
     await services.resumable.terminate(pool, _upload_id(upload_id), actor)
     return Response(status_code=204)
 
