@@ -88,32 +88,41 @@ class VersionService:
             tried.update(v.id for v in pending)
             await self._render_shared(asset, pending, lane)
 
-    async def render_version(self, asset_id: UUID, name: str) -> None:
+    async def render_version(self, asset_id: UUID, name: str,
+                             asset: Asset | None = None) -> Version | None:
         """Render one pending version for a client waiting on it (ON_DEMAND lane), from a
         decode at the scale that version alone needs: a cold GET costs what that version
-        costs. Concurrent callers share one render. Raises Overloaded, BackendUnavailable."""
-        try:
-            async with self._db.transaction(write=False) as tx:
-                asset = await tx.assets.get(asset_id)
-        except AssetNotFound:
-            return
+        costs. Concurrent callers share one render. `asset` saves a lookup when the caller
+        has just read it (a stale copy only costs a wasted render: the finish is a
+        compare-and-set). Returns the version as stored by this call's render, or None
+        when another render made it (read it again). Raises Overloaded,
+        BackendUnavailable."""
+        if asset is None:
+            try:
+                async with self._db.transaction(write=False) as tx:
+                    asset = await tx.assets.get(asset_id)
+            except AssetNotFound:
+                return None
         version = asset.version(name)
         if version is None or version.status is not VersionStatus.PENDING:
-            return
-        await self._render_shared(asset, [version], Lane.ON_DEMAND)
+            return None
+        return (await self._render_shared(asset, [version], Lane.ON_DEMAND)).get(version.id)
 
-    async def _render_shared(self, asset: Asset, versions: list[Version], lane: Lane) -> None:
+    async def _render_shared(self, asset: Asset, versions: list[Version], lane: Lane
+                             ) -> dict[UUID, Version]:
         """Render `versions` of `asset` in one decode, except those already being rendered
-        in this process, which are joined; return once every one of them is finished."""
+        in this process, which are joined; return once every one of them is finished, with
+        the versions this call's render stored, by id."""
         joined = [self._inflight[(asset.id, v.name)] for v in versions
                   if (asset.id, v.name) in self._inflight]
         mine = [v for v in versions if (asset.id, v.name) not in self._inflight]
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         for v in mine:
             self._inflight[(asset.id, v.name)] = future
+        stored: dict[UUID, Version] = {}
         try:
             if mine:
-                await self._render(asset, mine, lane)
+                stored = {v.id: v for v in await self._render(asset, mine, lane)}
             future.set_result(None)
         except BaseException as exc:
             future.set_exception(exc)
@@ -125,8 +134,11 @@ class VersionService:
                 future.exception()  # mark retrieved: waiters get it, nobody else must
         for other in joined:
             await asyncio.shield(other)
+        return stored
 
-    async def _render(self, asset: Asset, pending: list[Version], lane: Lane) -> None:
+    async def _render(self, asset: Asset, pending: list[Version], lane: Lane
+                      ) -> list[Version]:
+        """Render and finish `pending`; return the versions whose finish won."""
         assert asset.width is not None and asset.height is not None
         try:
             async with self._blobs.local_file(asset.blob_key, self._scratch) as path:
@@ -142,23 +154,26 @@ class VersionService:
             finished = [replace(v, status=VersionStatus.FAILED, error=exc.message)
                         for v in pending]
         lost: list[str | None] = []
+        won: list[Version] = []
         try:
             async with self._db.transaction() as tx:
                 for v in finished:
-                    won = await tx.assets.finish_version(
-                        v.id, status=v.status, blob_key=v.blob_key, error=v.error,
-                        facts=_facts(v) if v.status is VersionStatus.READY else None)
-                    if not won:  # replaced, deleted, or another worker finished first
+                    if await tx.assets.finish_version(
+                            v.id, status=v.status, blob_key=v.blob_key, error=v.error,
+                            facts=_facts(v) if v.status is VersionStatus.READY else None):
+                        won.append(v)
+                    else:  # replaced, deleted, or another worker finished first
                         lost.append(v.blob_key)
         except BaseException:
             await dispose(self._blobs, [v.blob_key for v in finished])
             raise
         await dispose(self._blobs, lost)
         self._cache.forget(asset.id)
-        ready = sum(v.status is VersionStatus.READY and v.blob_key not in lost for v in finished)
-        self._metrics.bump("versions_rendered", ready)
+        self._metrics.bump("versions_rendered",
+                           sum(v.status is VersionStatus.READY for v in won))
         self._metrics.bump("versions_failed",
-                           sum(v.status is VersionStatus.FAILED for v in finished))
+                           sum(v.status is VersionStatus.FAILED for v in won))
+        return won
 
     async def content(self, asset_id: UUID, name: str, actor: Actor) -> Content:
         """What GET .../versions/{name} serves; a pending version is rendered first.
@@ -177,7 +192,10 @@ class VersionService:
             # A second pass covers a replace or convert that made a newer pending version
             # of this name while the first render ran.
             self._metrics.bump("renders_on_demand")
-            await self.render_version(asset_id, name)
+            made = await self.render_version(asset_id, name, asset)
+            if made is not None:  # ours: no need to read it back
+                version = made
+                continue
             async with self._db.transaction(write=False) as tx:
                 asset = await tx.assets.get(asset_id)
             version = asset.version(name)
