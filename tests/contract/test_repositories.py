@@ -41,6 +41,7 @@ from assetry.domain.model import (
     Version,
     VersionStatus,
 )
+from assetry.domain.placeholder import Placeholder
 from assetry.domain.rows import (
     COLUMNS,
     DEFAULT_SORT,
@@ -194,7 +195,7 @@ async def test_migration_creates_the_default_pool_and_converter(backend: Backend
         public=True,
     )
     assert converter == DEFAULT_CONVERTER
-    assert migrate.current(backend.url) == migrate.head() == "0002"
+    assert migrate.current(backend.url) == migrate.head() == "0003"
 
 
 def test_migrations_build_exactly_the_tables_module(database_url: str) -> None:
@@ -385,6 +386,8 @@ async def test_asset_add_then_get_round_trips_every_field(db: SqlDatabase) -> No
         modified_at=T0 + timedelta(minutes=5),
         attached_to=("proposals/42/VERSION_1", "users/7"),
         versions=(ready, failed),
+        placeholder=Placeholder(thumbhash="HwgKLZpwdndwd3d3d2d3d5CACfh3",
+                                blurhash="L$HewC2lwtX4l@WBjwe@gFfmfTfi", color="#2878c8"),
     )
     await add(db, asset)
 
@@ -423,7 +426,8 @@ async def test_asset_get_for_update_returns_the_asset(db: SqlDatabase) -> None:
 async def test_asset_update_writes_every_field_but_versions_and_attachments(
     db: SqlDatabase,
 ) -> None:
-    asset = make_asset(attached_to=("r1",))
+    asset = make_asset(attached_to=("r1",),
+                       placeholder=Placeholder(thumbhash="AAAA", blurhash="L0", color="#000000"))
     await add(db, asset)
     version = make_version(asset.id)
     async with db.transaction() as tx:
@@ -448,6 +452,7 @@ async def test_asset_update_writes_every_field_but_versions_and_attachments(
         modified_at=T0 + timedelta(days=1),
         attached_to=(),
         versions=(),
+        placeholder=Placeholder(thumbhash="BBBB", blurhash="L1", color="#ffffff"),
     )
     async with db.transaction() as tx:
         await tx.assets.update(changed)

@@ -17,7 +17,7 @@ from tests.support.images import solid
 ASSET_KEYS = {
     "id", "pool", "type", "filename", "mime_type", "size", "sha256", "width", "height",
     "gallery", "converter", "metadata", "attached_to", "hidden", "creator", "modified_by",
-    "created_at", "modified_at", "url", "content_url", "versions",
+    "created_at", "modified_at", "url", "content_url", "versions", "placeholder",
 }
 MiB16 = 16 * 1024 * 1024
 

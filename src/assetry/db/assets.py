@@ -20,6 +20,7 @@ from assetry.db.tables import assets, attachments
 from assetry.db.tables import versions as versions_table
 from assetry.domain.converter import parse_version
 from assetry.domain.model import Asset, AssetFilter, AssetType, Page, Version, VersionStatus
+from assetry.domain.placeholder import Placeholder
 from assetry.domain.rows import ListQuery, Row, RowPage, RowTable
 from assetry.errors import AssetNotFound, Invalid, VersionNotFound
 
@@ -90,7 +91,22 @@ def from_row(
         modified_by=m["modified_by"],
         attached_to=tuple(attached_to),
         versions=tuple(versions),
+        placeholder=placeholder_from_json(m["placeholder"]),
     )
+
+
+def placeholder_from_json(value: Any) -> Placeholder | None:
+    if not value:
+        return None
+    return Placeholder(thumbhash=value["thumbhash"], blurhash=value["blurhash"],
+                       color=value["color"])
+
+
+def placeholder_to_json(placeholder: Placeholder | None) -> dict[str, str] | None:
+    if placeholder is None:
+        return None
+    return {"thumbhash": placeholder.thumbhash, "blurhash": placeholder.blurhash,
+            "color": placeholder.color}
 
 
 def to_row(asset: Asset) -> dict[str, Any]:
@@ -110,6 +126,7 @@ def to_row(asset: Asset) -> dict[str, Any]:
         "gallery": asset.gallery,
         "converter": asset.converter,
         "metadata": asset.metadata,
+        "placeholder": placeholder_to_json(asset.placeholder),
         "hidden": asset.hidden,
         "creator": asset.creator,
         "modified_by": asset.modified_by,

@@ -90,6 +90,8 @@ assets = sa.Table(
     # No foreign key: deleting a converter must not rewrite or block the assets it made.
     sa.Column("converter", sa.String(NAME), nullable=True),
     sa.Column("metadata", sa.JSON(), nullable=False),
+    #: {"thumbhash", "blurhash", "color"} of an image; null for files and older images
+    sa.Column("placeholder", sa.JSON(), nullable=True),
     sa.Column("hidden", sa.Boolean(), nullable=False),
     sa.Column("creator", sa.String(255), nullable=True),
     sa.Column("modified_by", sa.String(255), nullable=True),

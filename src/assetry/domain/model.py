@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from assetry.domain.converter import VersionSpec
+from assetry.domain.placeholder import Placeholder
 
 
 class AssetType(StrEnum):
@@ -78,6 +79,9 @@ class Asset:
     modified_by: str | None = None
     attached_to: tuple[str, ...] = ()
     versions: tuple[Version, ...] = ()
+    #: ThumbHash, BlurHash and colour of an image, made at ingest (None for files, and
+    #: for images stored before placeholders existed)
+    placeholder: Placeholder | None = None
 
     def version(self, name: str) -> Version | None:
         return next((v for v in self.versions if v.name == name), None)

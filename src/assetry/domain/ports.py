@@ -7,12 +7,12 @@ the domain errors named here (`assetry.errors`), once, at their edge.
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from assetry.domain.converter import Converter
@@ -26,6 +26,7 @@ from assetry.domain.model import (
     Version,
     VersionStatus,
 )
+from assetry.domain.placeholder import Placeholder
 from assetry.domain.rows import ListQuery, RowPage, RowTable
 
 
@@ -76,6 +77,19 @@ class RenderFailure:
 
     version_id: UUID
     reason: str
+
+
+T = TypeVar("T")
+
+
+class Decoded(list[T], Generic[T]):
+    """What was made from one decode: the results, in request order (this list), and the
+    placeholders of the decoded image when they were asked for (else None)."""
+
+    def __init__(self, results: Iterable[T] = (), *,
+                 placeholder: Placeholder | None = None) -> None:
+        super().__init__(results)
+        self.placeholder = placeholder
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +150,13 @@ class ImageProcessor(Protocol):
         ...
 
     def render(
-        self, path: Path, mime_type: str, requests: Sequence[RenderRequest], scale: float
-    ) -> list[Rendered | RenderFailure]:
+        self, path: Path, mime_type: str, requests: Sequence[RenderRequest], scale: float,
+        placeholder: bool = False,
+    ) -> Decoded[Rendered | RenderFailure]:
         """Decode the file once at `scale` (shrink-on-load), checking every byte of the
         stream (a truncated or corrupt image raises, even with no request), and make
-        every requested version from that one decode, in request order.
+        every requested version from that one decode, in request order; with
+        `placeholder`, also the placeholders of the decoded image (None if they fail).
 
         Raises UndecodableImage when the image does not decode; a version that fails on
         its own comes back as a RenderFailure.

@@ -130,7 +130,7 @@ class VersionService:
         assert asset.width is not None and asset.height is not None
         try:
             async with self._blobs.local_file(asset.blob_key, self._scratch) as path:
-                finished = await self._renderer.render(
+                finished: list[Version] = await self._renderer.render(
                     path, asset.mime_type, Size(asset.width, asset.height), asset.metadata,
                     pending, lane=lane)
         except BlobNotFound:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from assetry.domain.converter import Converter
 from assetry.domain.model import Asset, Gallery, Page, Pool, Version
+from assetry.domain.placeholder import Placeholder
 
 
 def ts(value: datetime) -> str:
@@ -43,6 +44,12 @@ class VersionOut(BaseModel):
     error: str | None = Field(None, description="why the render failed (status failed only)")
 
 
+class PlaceholderOut(BaseModel):
+    thumbhash: str = Field(description="ThumbHash bytes in base64 (standard, padded)")
+    blurhash: str = Field(description="BlurHash, 4x3 components")
+    color: str = Field(description="dominant colour, #rrggbb")
+
+
 class AssetOut(BaseModel):
     id: UUID
     pool: str
@@ -65,6 +72,9 @@ class AssetOut(BaseModel):
     url: str
     content_url: str
     versions: dict[str, VersionOut]
+    placeholder: PlaceholderOut | None = Field(
+        description="what to show while the image loads; null for files (and for images "
+                    "stored before placeholders existed, until replaced)")
 
 
 class UpdatedResources(BaseModel):
@@ -182,7 +192,14 @@ def asset_json(a: Asset, sign: Sign = unsigned) -> dict[str, Any]:
         "created_at": ts(a.created_at), "modified_at": ts(a.modified_at),
         "url": asset_url(a.id), "content_url": sign(a, f"{asset_url(a.id)}/content"),
         "versions": {v.name: version_json(a, v, sign) for v in a.versions},
+        "placeholder": placeholder_json(a.placeholder),
     }
+
+
+def placeholder_json(p: Placeholder | None) -> dict[str, str] | None:
+    if p is None:
+        return None
+    return {"thumbhash": p.thumbhash, "blurhash": p.blurhash, "color": p.color}
 
 
 def write_json(
