@@ -44,7 +44,7 @@ def dominant_color(rgba: bytes) -> str:
     colour, not a blend (an average would)."""
     if not rgba or len(rgba) % 4:
         raise ValueError("expected RGBA pixels")
-    pixels = [rgba[i:i + 4] for i in range(0, len(rgba), 4)]
+    pixels = list(zip(rgba[0::4], rgba[1::4], rgba[2::4], rgba[3::4], strict=True))
     chosen = [p for p in pixels if p[3] >= 128] or pixels
     cells: dict[int, list[int]] = {}
     for r, g, b, _ in chosen:
