@@ -42,10 +42,10 @@ def test_upload_image_returns_asset_json(client: httpx.Client) -> None:
     assert body["converter"] == "default"
     assert body["metadata"] == {"alt": "blue"}
     assert body["attached_to"] == [] and body["hidden"] is False
-    assert body["content_url"] == f"/api/assets/{body['id']}/content"
+    assert body["content_url"] == f"/api/assets/{body['id']}/content?v={body['sha256'][:16]}"
     assert set(body["versions"]) == {"detail", "thumbnail"}
     for name, v in body["versions"].items():
-        assert v["url"] == f"/api/assets/{body['id']}/versions/{name}"
+        assert v["url"].split("?v=")[0] == f"/api/assets/{body['id']}/versions/{name}"
         assert v["status"] in ("pending", "ready")
     assert body["created_at"].endswith("Z")
     ur = body["updated_resources"]

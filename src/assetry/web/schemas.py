@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from assetry.domain.caching import pinned
 from assetry.domain.converter import Converter
 from assetry.domain.model import Asset, Gallery, Page, Pool, Version
 from assetry.domain.placeholder import Placeholder
@@ -176,7 +177,8 @@ def unsigned(asset: Asset, url: str) -> str:
 
 def version_json(a: Asset, v: Version, sign: Sign = unsigned) -> dict[str, Any]:
     return {
-        "id": str(v.id), "url": sign(a, version_url(a.id, v.name)), "width": v.width,
+        "id": str(v.id), "url": pinned(sign(a, version_url(a.id, v.name)), v.sha256),
+        "width": v.width,
         "height": v.height, "mime_type": v.mime_type, "size": v.size,
         "status": v.status.value, "created_at": ts(v.created_at), "error": v.error,
     }
@@ -190,7 +192,8 @@ def asset_json(a: Asset, sign: Sign = unsigned) -> dict[str, Any]:
         "converter": a.converter, "metadata": a.metadata, "attached_to": list(a.attached_to),
         "hidden": a.hidden, "creator": a.creator, "modified_by": a.modified_by,
         "created_at": ts(a.created_at), "modified_at": ts(a.modified_at),
-        "url": asset_url(a.id), "content_url": sign(a, f"{asset_url(a.id)}/content"),
+        "url": asset_url(a.id),
+        "content_url": pinned(sign(a, f"{asset_url(a.id)}/content"), a.sha256),
         "versions": {v.name: version_json(a, v, sign) for v in a.versions},
         "placeholder": placeholder_json(a.placeholder),
     }
