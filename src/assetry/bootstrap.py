@@ -27,6 +27,7 @@ from assetry.services.cache import AssetCache
 from assetry.services.content import ContentReader
 from assetry.services.converters import ConverterService
 from assetry.services.cpu import CpuPool
+from assetry.services.duplicates import DuplicateService
 from assetry.services.galleries import GalleryService
 from assetry.services.health import HealthService
 from assetry.services.imports import ImportService
@@ -61,6 +62,7 @@ class Services:
     tokens: TokenService
     signer: UrlSigner
     worker: Worker
+    duplicates: DuplicateService
 
 
 def migrate_database(settings: Settings) -> None:
@@ -157,6 +159,7 @@ async def open_services(
             tokens=TokenService(db),
             signer=UrlSigner(signing_secret(settings), settings.signed_url_ttl),
             worker=worker,
+            duplicates=DuplicateService(db, spool),
         )
         if run_worker and settings.render_workers > 0:
             worker.start()

@@ -1327,3 +1327,25 @@ def _join_aiosqlite_threads(seconds: float) -> None:
 def test_migrate_unreachable_postgres_raises_backend_unavailable() -> None:
     with pytest.raises(BackendUnavailable):
         migrate.upgrade(f"postgresql://postgres@127.0.0.1:{closed_port()}/assetry")
+
+
+async def test_first_with_sha256_is_the_oldest_copy_in_the_pool(db: SqlDatabase) -> None:
+    digest = "ef" * 32
+    newest = make_asset(sha256=digest, created_at=T0 + timedelta(seconds=2))
+    hidden_oldest = make_asset(sha256=digest, created_at=T0 - timedelta(seconds=5), hidden=True)
+    oldest_visible = make_asset(sha256=digest, created_at=T0)
+    elsewhere = make_asset(sha256=digest, pool="other", created_at=T0 - timedelta(days=1))
+    other_bytes = make_asset(sha256="01" * 32, created_at=T0 - timedelta(days=1))
+    async with db.transaction() as tx:
+        await tx.pools.put(Pool(name="other"))
+    await add(db, newest, hidden_oldest, oldest_visible, elsewhere, other_bytes)
+    async with db.transaction(write=False) as tx:
+        visible = await tx.assets.first_with_sha256("default", digest, include_hidden=False)
+        anything = await tx.assets.first_with_sha256("default", digest.upper(),
+                                                     include_hidden=True)
+        in_other = await tx.assets.first_with_sha256("other", digest, include_hidden=False)
+        absent = await tx.assets.first_with_sha256("default", "23" * 32, include_hidden=True)
+    assert visible == oldest_visible
+    assert anything == hidden_oldest
+    assert in_other == elsewhere
+    assert absent is None

@@ -4,7 +4,6 @@ pool answers them with a year's immutable caching while `v` matches."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -21,11 +20,11 @@ def v_of(url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def private_pool(base_url: str, tokens: dict[str, str]) -> Iterator[str]:
+def private_pool(base_url: str, tokens: dict[str, str]) -> str:
     with httpx.Client(base_url=base_url, headers={
             "Authorization": f"Bearer {tokens['admin']}"}) as admin:
         assert admin.put("/api/pools/hushed", json={"public": False}).status_code in (200, 201)
-    yield "hushed"
+    return "hushed"
 
 
 def test_urls_carry_the_digest_of_their_bytes(client: httpx.Client) -> None:

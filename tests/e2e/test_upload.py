@@ -33,7 +33,7 @@ def test_upload_image_returns_asset_json(client: httpx.Client) -> None:
     r = upload(client, data, metadata=json.dumps({"alt": "blue"}))
     assert r.status_code == 201, r.text
     body = r.json()
-    assert set(body) == ASSET_KEYS | {"updated_resources"}
+    assert set(body) == ASSET_KEYS | {"updated_resources", "duplicate_of"}
     assert r.headers["location"] == f"/api/assets/{body['id']}" == body["url"]
     assert body["type"] == "image" and body["mime_type"] == "image/jpeg"
     assert body["size"] == len(data) and isinstance(body["size"], int)

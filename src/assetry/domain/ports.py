@@ -225,6 +225,12 @@ class AssetRepository(Protocol):
         """Every image of the given galleries, oldest first."""
         ...
 
+    async def first_with_sha256(self, pool: str, sha256: str, *, include_hidden: bool
+                                ) -> Asset | None:
+        """The oldest asset of `pool` whose original has this hex SHA-256 (hidden ones
+        only with `include_hidden`), or None."""
+        ...
+
     async def update(self, asset: Asset) -> None:
         """Write every field of `asset` except versions and attachments."""
         ...

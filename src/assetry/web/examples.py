@@ -48,7 +48,7 @@ ASSET = _asset(ready=True)
 UPLOADED = {**_asset(ready=False), "updated_resources": {
     "created": [_URL, f"{_URL}/versions/detail", f"{_URL}/versions/thumbnail"],
     "modified": [], "removed": [], "changed_descendants": ["/api/pools/default"],
-}}
+}, "duplicate_of": None}
 
 #: GET /api/pools/{pool}/assets
 PAGE = {"items": [ASSET], "next_cursor": "MjAyNi0xMS0yMlQwMjoyNzo0OC43MjlafGExNzI1YTcz"}

@@ -89,6 +89,13 @@ class AssetWriteOut(AssetOut):
     updated_resources: UpdatedResources
 
 
+class UploadOut(AssetWriteOut):
+    duplicate_of: str | None = Field(
+        description="the oldest asset of the same pool, readable by the uploader, whose "
+                    "original has the same SHA-256; null when there is none. With "
+                    "`dedupe=true` and a duplicate, the answer is that asset (200)")
+
+
 class AssetPageOut(BaseModel):
     items: list[AssetOut]
     next_cursor: str | None
@@ -212,11 +219,13 @@ def write_json(
     created: Iterable[str] = (),
     modified: Iterable[str] = (),
     removed: Iterable[str] = (),
+    changed: bool = True,
 ) -> dict[str, Any]:
-    """An Asset plus `updated_resources` (always the four keys; the pool changed)."""
+    """An Asset plus `updated_resources` (always the four keys; the pool changed unless
+    `changed` is false)."""
     return {**asset_json(a, sign), "updated_resources": {
         "created": list(created), "modified": list(modified), "removed": list(removed),
-        "changed_descendants": [pool_url(a.pool)],
+        "changed_descendants": [pool_url(a.pool)] if changed else [],
     }}
 
 
