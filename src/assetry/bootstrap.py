@@ -18,6 +18,7 @@ from assetry.db.engine import SqlDatabase
 from assetry.domain.ports import Fetcher
 from assetry.fetch.fetcher import SafeFetcher
 from assetry.fetch.policy import AddressPolicy
+from assetry.imaging.codecs import Codecs
 from assetry.imaging.vips import VipsProcessor
 from assetry.jobs.tasks import handlers
 from assetry.jobs.worker import Worker
@@ -176,3 +177,29 @@ class _Wake:
     def __call__(self) -> None:
         if self.target is not None:
             self.target.wake()
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """What `assetry doctor` reports: the image codecs, and whether each back-end answers."""
+
+    codecs: Codecs
+    backends: dict[str, str]  #: {"database": "ok" | reason, "storage": "ok" | reason}
+    schema: str | None  #: the database's migration, None when it has none (or is down)
+    newest_schema: str
+
+
+async def diagnose(settings: Settings) -> Diagnosis:
+    """Probe the codecs and ping the database and the blob store, changing nothing: no
+    migration runs and no service starts."""
+    from assetry.db import migrate
+    from assetry.imaging.codecs import probe
+
+    async with SqlDatabase.open(settings.db_url) as db:
+        blobs = open_blob_store(settings.blob_url)
+        backends = await HealthService(db, blobs).check()
+    schema = None
+    if backends["database"] == "ok":
+        schema = await anyio.to_thread.run_sync(migrate.current, settings.db_url)
+    return Diagnosis(codecs=await anyio.to_thread.run_sync(probe), backends=backends,
+                     schema=schema, newest_schema=migrate.head())

@@ -1,5 +1,5 @@
-"""The `assetry` command: serve, worker, migrate, tokens, regenerate, gc, verify, config;
-import and export (cli_bulk.py)."""
+"""The `assetry` command: serve, worker, migrate, tokens, regenerate, gc, verify, doctor,
+config; import and export (cli_bulk.py)."""
 
 from __future__ import annotations
 
@@ -192,6 +192,48 @@ def verify(data_dir: DataDir = None) -> None:
         typer.echo(f"missing: {key}")
     typer.echo(f"{len(missing)} missing blob(s)")
     raise typer.Exit(1 if missing else 0)
+
+
+@app.command()
+def doctor(data_dir: DataDir = None) -> None:
+    """Report the image formats this installation reads and writes, the libvips version,
+    the HEIC decoder, and whether the database and the blob store answer (exit 1 if one
+    does not). Changes nothing.
+
+    Example: assetry doctor --data-dir var
+    """
+    from assetry import __version__
+    from assetry.bootstrap import diagnose
+
+    settings = _settings(data_dir)
+    report = asyncio.run(diagnose(settings))
+    codecs = report.codecs
+    heif = f"; libheif {codecs.libheif} (pillow-heif)" if codecs.libheif else ""
+    typer.echo(f"Assetry {__version__}: libvips {codecs.libvips} (pyvips {codecs.pyvips}){heif}")
+    typer.echo(f"HEIC decoder: {codecs.heic_decoder or 'none (HEIC uploads are refused)'}")
+    typer.echo("")
+    typer.echo(f"{'format':<8}{'reads':<7}writes")
+    for codec in codecs.formats:
+        line = f"{codec.format:<8}{_yes(codec.reads):<7}{_yes(codec.writes):<8}{codec.note}"
+        typer.echo(line.rstrip())
+    typer.echo(f"libvips can save: {' '.join(codecs.suffixes)} (uploads are sniffed and "
+               "only the formats above are ever decoded)")
+    typer.echo("")
+    where = {"database": settings.db_url, "storage": settings.blob_url}
+    for name, state in report.backends.items():
+        detail = mask_url(where[name]) or ""
+        state = state.splitlines()[0] if state else state
+        if name == "database" and state == "ok":
+            schema = report.schema or "none: run `assetry migrate`"
+            detail += (f" (schema {schema}, the newest)" if report.schema == report.newest_schema
+                       else f" (schema {schema}; the newest is {report.newest_schema})")
+        typer.echo(f"{name:<10}{state}  ({detail})" if state != "ok" else
+                   f"{name:<10}ok  {detail}")
+    raise typer.Exit(0 if all(v == "ok" for v in report.backends.values()) else 1)
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
 
 
 @app.command()
