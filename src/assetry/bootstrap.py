@@ -39,6 +39,7 @@ from assetry.services.pools import PoolService
 from assetry.services.rendering import Renderer
 from assetry.services.signing import UrlSigner
 from assetry.services.tokens import TokenService
+from assetry.services.transforms import TransformService
 from assetry.services.versions import VersionService
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Services:
     signer: UrlSigner
     worker: Worker
     duplicates: DuplicateService
+    transforms: TransformService
 
 
 def migrate_database(settings: Settings) -> None:
@@ -89,6 +91,11 @@ def signing_secret(settings: Settings) -> bytes:
     with os.fdopen(fd, "w") as f:
         f.write(secrets.token_hex(32))
     return path.read_bytes().strip()
+
+
+def url_signer(settings: Settings) -> UrlSigner:
+    """The signer of byte and transform URLs, with the key of these settings."""
+    return UrlSigner(signing_secret(settings), settings.signed_url_ttl)
 
 
 def default_fetcher(settings: Settings) -> Fetcher:
@@ -144,6 +151,7 @@ async def open_services(
             max_pixels=settings.max_pixels, max_upload_size=settings.max_upload_size,
             on_enqueued=wake, cache=cache,
         )
+        signer = url_signer(settings)
         services = Services(
             settings=settings,
             pools=PoolService(db, max_upload_size=settings.max_upload_size, cache=cache),
@@ -158,9 +166,10 @@ async def open_services(
             metrics=metrics,
             maintenance=MaintenanceService(db, blobs),
             tokens=TokenService(db),
-            signer=UrlSigner(signing_secret(settings), settings.signed_url_ttl),
+            signer=signer,
             worker=worker,
             duplicates=DuplicateService(db, spool),
+            transforms=TransformService(db, blobs, versions, signer, metrics, cache),
         )
         if run_worker and settings.render_workers > 0:
             worker.start()

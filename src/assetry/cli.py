@@ -159,20 +159,28 @@ def regenerate(
 @app.command()
 def gc(data_dir: DataDir = None,
        dry_run: Annotated[bool, typer.Option(help="Only list what would go.")] = False) -> None:
-    """Delete blobs that no row points at (left by a crash between two steps).
+    """Trim stored transform results to ASSETRY_TRANSFORMS_PER_POOL per pool (least recently
+    used first), and delete blobs that no row points at (left by a crash between two steps).
 
     Example: assetry gc --dry-run --data-dir var
     """
     from assetry.bootstrap import open_services
 
-    async def run() -> list[str]:
-        async with open_services(_settings(data_dir), run_worker=False) as services:
-            return await services.maintenance.gc(dry_run=dry_run)
+    settings = _settings(data_dir)
 
-    orphans = asyncio.run(run())
-    for key in orphans:
+    async def run() -> tuple[list[str], list[str]]:
+        async with open_services(settings, run_worker=False) as services:
+            trimmed = await services.transforms.trim(settings.transforms_per_pool,
+                                                     dry_run=dry_run)
+            return trimmed, await services.maintenance.gc(dry_run=dry_run)
+
+    trimmed, orphans = asyncio.run(run())
+    for key in [*trimmed, *orphans]:
         typer.echo(key)
-    typer.echo(f"{len(orphans)} orphaned blob(s) {'found' if dry_run else 'deleted'}")
+    verb = "found" if dry_run else "deleted"
+    typer.echo(f"{len(trimmed)} stored transform result(s) over ASSETRY_TRANSFORMS_PER_POOL "
+               f"({settings.transforms_per_pool}) {verb}, least recently used first")
+    typer.echo(f"{len(orphans)} orphaned blob(s) {verb}")
 
 
 @app.command()
@@ -192,6 +200,52 @@ def verify(data_dir: DataDir = None) -> None:
         typer.echo(f"missing: {key}")
     typer.echo(f"{len(missing)} missing blob(s)")
     raise typer.Exit(1 if missing else 0)
+
+
+@app.command("sign-url")
+def sign_url(
+    asset_id: Annotated[str, typer.Argument(help="The image's asset id.")],
+    w: Annotated[int | None, typer.Option("--w", help="Width, 1 to 4096.")] = None,
+    h: Annotated[int | None, typer.Option("--h", help="Height, 1 to 4096.")] = None,
+    fit: Annotated[str | None, typer.Option(help="cover, contain, inside or fill.")] = None,
+    gravity: Annotated[str | None, typer.Option(help="centre, attention or focal.")] = None,
+    format: Annotated[str | None, typer.Option(
+        "--format", help="same, jpeg, png, webp, avif, gif or tiff.")] = None,
+    q: Annotated[int | None, typer.Option("--q", help="Quality, 1 to 100.")] = None,
+    ttl: Annotated[int | None, typer.Option(
+        help="Seconds the URL stays valid (adds exp); default: for ever.")] = None,
+    base_url: Annotated[str, typer.Option(help="Put before the path, e.g. "
+                                          "https://img.example.org.")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Print a signed on-the-fly transform URL (GET /api/assets/{id}/render) of an image in
+    a pool with `transforms: signed`. Signs with the URL signing key of these settings;
+    it needs no server and checks only the spec.
+
+    Example: assetry sign-url 7b0f2c1e-… --w 640 --h 480 --format webp --data-dir var
+    """
+    import time
+    from uuid import UUID
+
+    from assetry.bootstrap import url_signer
+    from assetry.errors import AssetryError
+    from assetry.services.transforms import TransformService
+
+    try:
+        asset = UUID(asset_id)
+    except ValueError:
+        typer.echo(f"error: {asset_id!r} is not an asset id (a UUID)", err=True)
+        raise typer.Exit(1) from None
+    params: dict[str, str | int | None] = {"w": w, "h": h, "fit": fit, "gravity": gravity,
+                                           "format": format, "q": q}
+    if ttl is not None:
+        params["exp"] = int(time.time()) + ttl
+    try:
+        url = TransformService.sign(url_signer(_settings(data_dir)), asset, params)
+    except AssetryError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(base_url.rstrip("/") + url)
 
 
 @app.command()

@@ -1349,3 +1349,58 @@ async def test_first_with_sha256_is_the_oldest_copy_in_the_pool(db: SqlDatabase)
     assert anything == hidden_oldest
     assert in_other == elsewhere
     assert absent is None
+
+
+async def test_renditions_are_kept_apart_from_versions(db: SqlDatabase) -> None:
+    asset = make_asset()
+    detail = make_version(asset.id, "detail")
+    await add(db, replace(asset, versions=(detail,)))
+    rendition = make_version(asset.id, "fit=inside&format=same&gravity=centre&q=80&w=64",
+                             used_at=T0, spec=make_spec("transform"))
+    async with db.transaction() as tx:
+        assert await tx.assets.add_rendition(rendition) is True
+        assert await tx.assets.add_rendition(replace(rendition, id=uuid4())) is False
+    got = await get(db, asset.id)
+    assert got.versions == (detail,) and got.renditions == (rendition,)
+    assert got.rendition(rendition.name) == rendition and got.version(rendition.name) is None
+    fresh = make_version(asset.id, "thumbnail")
+    async with db.transaction() as tx:  # convert: the converter's versions only
+        assert await tx.assets.set_versions(asset.id, [fresh]) == [detail]
+        with pytest.raises(VersionNotFound):
+            await tx.assets.delete_version(asset.id, rendition.name)
+        await tx.assets.touch_rendition(rendition.id, T0 + timedelta(hours=1))
+    got = await get(db, asset.id)
+    assert got.versions == (fresh,)
+    assert got.renditions == (replace(rendition, used_at=T0 + timedelta(hours=1)),)
+    async with db.transaction() as tx:
+        assert await tx.assets.drop_renditions(asset.id) == [got.renditions[0]]
+    assert (await get(db, asset.id)).renditions == ()
+
+
+async def test_trim_renditions_keeps_the_most_recently_used_of_each_pool(
+    db: SqlDatabase,
+) -> None:
+    async with db.transaction() as tx:
+        await tx.pools.put(Pool(name="other"))
+    one, two = make_asset(), make_asset(pool="other")
+    await add(db, one, two)
+
+    def made(asset: Asset, name: str, used: int | None, created: int) -> Version:
+        return make_version(asset.id, name, created_at=T0 + timedelta(minutes=created),
+                            used_at=None if used is None else T0 + timedelta(minutes=used),
+                            spec=make_spec("transform"))
+
+    old = made(one, "q=1", used=5, created=0)
+    recent = made(one, "q=2", used=50, created=1)
+    never_used = made(one, "q=3", used=None, created=20)
+    alone = made(two, "q=4", used=1, created=0)
+    async with db.transaction() as tx:
+        for version in (old, recent, never_used, alone):
+            await tx.assets.add_rendition(version)
+        removed = await tx.assets.trim_renditions(2)
+    assert removed == [old]
+    async with db.transaction() as tx:
+        removed = await tx.assets.trim_renditions(1)
+    assert removed == [never_used]
+    assert [v.name for v in (await get(db, one.id)).renditions] == ["q=2"]
+    assert [v.name for v in (await get(db, two.id)).renditions] == ["q=4"]

@@ -274,6 +274,24 @@ class AssetRepository(Protocol):
         (replaced, deleted, or finished by another worker)."""
         ...
 
+    async def add_rendition(self, version: Version) -> bool:
+        """Insert a transform's pending stored result; False when one of that name
+        exists. Raises AssetNotFound."""
+        ...
+
+    async def touch_rendition(self, version_id: UUID, at: datetime) -> None:
+        """Record that a transform's stored result was served at `at`."""
+        ...
+
+    async def drop_renditions(self, asset_id: UUID) -> builtins.list[Version]:
+        """Remove every stored transform result of the asset; return them."""
+        ...
+
+    async def trim_renditions(self, keep: int) -> builtins.list[Version]:
+        """Keep the `keep` most recently used transform results of each pool; remove and
+        return the rest."""
+        ...
+
     async def attach(self, asset_id: UUID, resource: str, at: datetime) -> None:
         """Add a back-reference. Attaching twice keeps the first."""
         ...

@@ -307,9 +307,13 @@ class IngestService:
                     current = await tx.assets.get(asset.id, for_update=True)
                     versions = made if converter is not None else _reconcile(
                         current.versions, made, at)
-                    updated = replace(current, **changes, versions=tuple(versions))
+                    updated = replace(current, **changes, versions=tuple(versions),
+                                      renditions=())
                     await tx.assets.update(updated)
                     old_versions = await tx.assets.set_versions(asset.id, versions)
+                    # Transform results were made from the old bytes; the next request
+                    # renders them again.
+                    old_versions += await tx.assets.drop_renditions(asset.id)
                     pending = any(v.status is VersionStatus.PENDING for v in versions)
                     if pending:
                         await tx.jobs.enqueue("render", {"asset_id": str(asset.id)})

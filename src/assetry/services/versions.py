@@ -97,7 +97,8 @@ class VersionService:
                 asset = await tx.assets.get(asset_id)
         except AssetNotFound:
             return
-        version = asset.version(name)
+        # A transform's stored result (services/transforms.py) shares the single-flight.
+        version = asset.version(name) or asset.rendition(name)
         if version is None or version.status is not VersionStatus.PENDING:
             return
         await self._render_shared(asset, [version], Lane.ON_DEMAND)

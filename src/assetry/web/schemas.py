@@ -108,6 +108,8 @@ class PoolOut(BaseModel):
     max_size: int
     converter: str
     public: bool
+    transforms: str = Field(description="off, or signed: GET /api/assets/{id}/render serves "
+                                        "signed on-the-fly transforms of the pool's images")
     url: str
     assets_url: str
 
@@ -237,7 +239,8 @@ def page_json(page: Page, sign: Sign = unsigned) -> dict[str, Any]:
 def pool_json(p: Pool) -> dict[str, Any]:
     return {"name": p.name, "title": p.title, "asset_types": [t.value for t in p.asset_types],
             "max_size": p.max_size, "converter": p.converter, "public": p.public,
-            "url": pool_url(p.name), "assets_url": f"{pool_url(p.name)}/assets"}
+            "transforms": p.transforms, "url": pool_url(p.name),
+            "assets_url": f"{pool_url(p.name)}/assets"}
 
 
 def gallery_json(g: Gallery, sign: Sign = unsigned) -> dict[str, Any]:
