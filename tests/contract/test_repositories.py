@@ -1404,3 +1404,41 @@ async def test_trim_renditions_keeps_the_most_recently_used_of_each_pool(
     assert removed == [never_used]
     assert [v.name for v in (await get(db, one.id)).renditions] == ["q=2"]
     assert [v.name for v in (await get(db, two.id)).renditions] == ["q=4"]
+
+
+def test_upgrade_to_0003_keeps_pools_off_and_versions_as_the_converter_s(
+    database_url: str,
+) -> None:
+    # A database at 0002 holding an image with a version upgrades in place.
+    if database_url.startswith("sqlite"):
+        Path(database_url.removeprefix("sqlite:///")).unlink()
+    else:
+        engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+        engine.dispose()
+    migrate.upgrade(database_url, "0002")
+    engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
+    asset_id, version_id = uuid4(), uuid4()
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(assets_table).values(
+                id=asset_id, pool="default", type="image", filename="a.png",
+                mime_type="image/png", size=5, sha256="a" * 64, blob_key="originals/a",
+                frames=1, gallery=str(asset_id), metadata={}, hidden=False,
+                created_at=T0, modified_at=T0))
+            conn.execute(sa.insert(versions).values(
+                id=version_id, asset_id=asset_id, name="detail",
+                spec=make_spec("detail").to_json(), status="ready", created_at=T0))
+        migrate.upgrade(database_url)
+        assert migrate.current(database_url) == migrate.head()
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT transforms FROM pools")).scalars().all() == [
+                "off"]
+            row = conn.execute(sa.select(versions.c.adhoc, versions.c.used_at)).one()
+            assert (row.adhoc, row.used_at) == (False, None)
+            placeholder = conn.execute(sa.select(assets_table.c.placeholder)).scalar_one()
+            assert placeholder is None
+    finally:
+        engine.dispose()
