@@ -18,6 +18,7 @@ from assetry.db.engine import SqlDatabase
 from assetry.domain.ports import Fetcher
 from assetry.fetch.fetcher import SafeFetcher
 from assetry.fetch.policy import AddressPolicy
+from assetry.imaging.codecs import Codecs
 from assetry.imaging.vips import VipsProcessor
 from assetry.jobs.tasks import handlers
 from assetry.jobs.worker import Worker
@@ -27,6 +28,7 @@ from assetry.services.cache import AssetCache
 from assetry.services.content import ContentReader
 from assetry.services.converters import ConverterService
 from assetry.services.cpu import CpuPool
+from assetry.services.duplicates import DuplicateService
 from assetry.services.galleries import GalleryService
 from assetry.services.health import HealthService
 from assetry.services.imports import ImportService
@@ -38,6 +40,7 @@ from assetry.services.rendering import Renderer
 from assetry.services.resumable import ResumableUploadService
 from assetry.services.signing import UrlSigner
 from assetry.services.tokens import TokenService
+from assetry.services.transforms import TransformService
 from assetry.services.versions import VersionService
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,8 @@ class Services:
     tokens: TokenService
     signer: UrlSigner
     worker: Worker
+    duplicates: DuplicateService
+    transforms: TransformService
 
 
 def migrate_database(settings: Settings) -> None:
@@ -88,6 +93,11 @@ def signing_secret(settings: Settings) -> bytes:
     with os.fdopen(fd, "w") as f:
         f.write(secrets.token_hex(32))
     return path.read_bytes().strip()
+
+
+def url_signer(settings: Settings) -> UrlSigner:
+    """The signer of byte and transform URLs, with the key of these settings."""
+    return UrlSigner(signing_secret(settings), settings.signed_url_ttl)
 
 
 def default_fetcher(settings: Settings) -> Fetcher:
@@ -143,6 +153,7 @@ async def open_services(
             max_pixels=settings.max_pixels, max_upload_size=settings.max_upload_size,
             on_enqueued=wake, cache=cache,
         )
+        signer = url_signer(settings)
         services = Services(
             settings=settings,
             pools=PoolService(db, max_upload_size=settings.max_upload_size, cache=cache),
@@ -160,8 +171,10 @@ async def open_services(
             metrics=metrics,
             maintenance=MaintenanceService(db, blobs),
             tokens=TokenService(db),
-            signer=UrlSigner(signing_secret(settings), settings.signed_url_ttl),
+            signer=signer,
             worker=worker,
+            duplicates=DuplicateService(db, spool),
+            transforms=TransformService(db, blobs, versions, signer, metrics, cache),
         )
         if run_worker and settings.render_workers > 0:
             worker.start()
@@ -178,3 +191,29 @@ class _Wake:
     def __call__(self) -> None:
         if self.target is not None:
             self.target.wake()
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """What `assetry doctor` reports: the image codecs, and whether each back-end answers."""
+
+    codecs: Codecs
+    backends: dict[str, str]  #: {"database": "ok" | reason, "storage": "ok" | reason}
+    schema: str | None  #: the database's migration, None when it has none (or is down)
+    newest_schema: str
+
+
+async def diagnose(settings: Settings) -> Diagnosis:
+    """Probe the codecs and ping the database and the blob store, changing nothing: no
+    migration runs and no service starts."""
+    from assetry.db import migrate
+    from assetry.imaging.codecs import probe
+
+    async with SqlDatabase.open(settings.db_url) as db:
+        blobs = open_blob_store(settings.blob_url)
+        backends = await HealthService(db, blobs).check()
+    schema = None
+    if backends["database"] == "ok":
+        schema = await anyio.to_thread.run_sync(migrate.current, settings.db_url)
+    return Diagnosis(codecs=await anyio.to_thread.run_sync(probe), backends=backends,
+                     schema=schema, newest_schema=migrate.head())

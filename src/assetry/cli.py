@@ -1,5 +1,5 @@
-"""The `assetry` command: serve, worker, migrate, tokens, regenerate, gc, verify, config;
-import and export (cli_bulk.py)."""
+"""The `assetry` command: serve, worker, migrate, tokens, regenerate, gc, verify, doctor,
+config; import and export (cli_bulk.py)."""
 
 from __future__ import annotations
 
@@ -159,27 +159,34 @@ def regenerate(
 @app.command()
 def gc(data_dir: DataDir = None,
        dry_run: Annotated[bool, typer.Option(help="Only list what would go.")] = False) -> None:
-    """Delete blobs that no row points at (left by a crash between two steps), and expired
-    resumable uploads with the bytes they hold.
+    """Trim stored transform results to ASSETRY_TRANSFORMS_PER_POOL per pool (least recently
+    used first), delete blobs that no row points at (left by a crash between two steps),
+    and expired resumable uploads with the bytes they hold.
 
     Example: assetry gc --dry-run --data-dir var
     """
     from assetry.bootstrap import open_services
     from assetry.services.resumable import Collected
 
-    async def run() -> tuple[list[str], Collected]:
-        async with open_services(_settings(data_dir), run_worker=False) as services:
-            return (await services.maintenance.gc(dry_run=dry_run),
+    settings = _settings(data_dir)
+
+    async def run() -> tuple[list[str], list[str], Collected]:
+        async with open_services(settings, run_worker=False) as services:
+            trimmed = await services.transforms.trim(settings.transforms_per_pool,
+                                                     dry_run=dry_run)
+            return (trimmed, await services.maintenance.gc(dry_run=dry_run),
                     await services.resumable.collect(dry_run=dry_run))
 
-    orphans, uploads = asyncio.run(run())
-    for key in orphans + uploads.strays:
+    trimmed, orphans, uploads = asyncio.run(run())
+    for key in [*trimmed, *orphans, *uploads.strays]:
         typer.echo(key)
     for upload_id in uploads.uploads:
         typer.echo(f"upload {upload_id}")
-    done = "found" if dry_run else "deleted"
-    typer.echo(f"{len(orphans) + len(uploads.strays)} orphaned blob(s) {done}")
-    typer.echo(f"{len(uploads.uploads)} expired upload(s) {done}")
+    verb = "found" if dry_run else "deleted"
+    typer.echo(f"{len(trimmed)} stored transform result(s) over ASSETRY_TRANSFORMS_PER_POOL "
+               f"({settings.transforms_per_pool}) {verb}, least recently used first")
+    typer.echo(f"{len(orphans) + len(uploads.strays)} orphaned blob(s) {verb}")
+    typer.echo(f"{len(uploads.uploads)} expired upload(s) {verb}")
 
 
 @app.command()
@@ -199,6 +206,94 @@ def verify(data_dir: DataDir = None) -> None:
         typer.echo(f"missing: {key}")
     typer.echo(f"{len(missing)} missing blob(s)")
     raise typer.Exit(1 if missing else 0)
+
+
+@app.command("sign-url")
+def sign_url(
+    asset_id: Annotated[str, typer.Argument(help="The image's asset id.")],
+    w: Annotated[int | None, typer.Option("--w", help="Width, 1 to 4096.")] = None,
+    h: Annotated[int | None, typer.Option("--h", help="Height, 1 to 4096.")] = None,
+    fit: Annotated[str | None, typer.Option(help="cover, contain, inside or fill.")] = None,
+    gravity: Annotated[str | None, typer.Option(help="centre, attention or focal.")] = None,
+    format: Annotated[str | None, typer.Option(
+        "--format", help="same, jpeg, png, webp, avif, gif or tiff.")] = None,
+    q: Annotated[int | None, typer.Option("--q", help="Quality, 1 to 100.")] = None,
+    ttl: Annotated[int | None, typer.Option(
+        help="Seconds the URL stays valid (adds exp); default: for ever.")] = None,
+    base_url: Annotated[str, typer.Option(help="Put before the path, e.g. "
+                                          "https://img.example.org.")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Print a signed on-the-fly transform URL (GET /api/assets/{id}/render) of an image in
+    a pool with `transforms: signed`. Signs with the URL signing key of these settings;
+    it needs no server and checks only the spec.
+
+    Example: assetry sign-url 7b0f2c1e-… --w 640 --h 480 --format webp --data-dir var
+    """
+    import time
+    from uuid import UUID
+
+    from assetry.bootstrap import url_signer
+    from assetry.errors import AssetryError
+    from assetry.services.transforms import TransformService
+
+    try:
+        asset = UUID(asset_id)
+    except ValueError:
+        typer.echo(f"error: {asset_id!r} is not an asset id (a UUID)", err=True)
+        raise typer.Exit(1) from None
+    params: dict[str, str | int | None] = {"w": w, "h": h, "fit": fit, "gravity": gravity,
+                                           "format": format, "q": q}
+    if ttl is not None:
+        params["exp"] = int(time.time()) + ttl
+    try:
+        url = TransformService.sign(url_signer(_settings(data_dir)), asset, params)
+    except AssetryError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(base_url.rstrip("/") + url)
+
+
+@app.command()
+def doctor(data_dir: DataDir = None) -> None:
+    """Report the image formats this installation reads and writes, the libvips version,
+    the HEIC decoder, and whether the database and the blob store answer (exit 1 if one
+    does not). Changes nothing.
+
+    Example: assetry doctor --data-dir var
+    """
+    from assetry import __version__
+    from assetry.bootstrap import diagnose
+
+    settings = _settings(data_dir)
+    report = asyncio.run(diagnose(settings))
+    codecs = report.codecs
+    heif = f"; libheif {codecs.libheif} (pillow-heif)" if codecs.libheif else ""
+    typer.echo(f"Assetry {__version__}: libvips {codecs.libvips} (pyvips {codecs.pyvips}){heif}")
+    typer.echo(f"HEIC decoder: {codecs.heic_decoder or 'none (HEIC uploads are refused)'}")
+    typer.echo("")
+    typer.echo(f"{'format':<8}{'reads':<7}writes")
+    for codec in codecs.formats:
+        line = f"{codec.format:<8}{_yes(codec.reads):<7}{_yes(codec.writes):<8}{codec.note}"
+        typer.echo(line.rstrip())
+    typer.echo(f"libvips can save: {' '.join(codecs.suffixes)} (uploads are sniffed and "
+               "only the formats above are ever decoded)")
+    typer.echo("")
+    where = {"database": settings.db_url, "storage": settings.blob_url}
+    for name, state in report.backends.items():
+        detail = mask_url(where[name]) or ""
+        state = state.splitlines()[0] if state else state
+        if name == "database" and state == "ok":
+            schema = report.schema or "none: run `assetry migrate`"
+            detail += (f" (schema {schema}, the newest)" if report.schema == report.newest_schema
+                       else f" (schema {schema}; the newest is {report.newest_schema})")
+        typer.echo(f"{name:<10}{state}  ({detail})" if state != "ok" else
+                   f"{name:<10}ok  {detail}")
+    raise typer.Exit(0 if all(v == "ok" for v in report.backends.values()) else 1)
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
 
 
 @app.command()

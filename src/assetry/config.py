@@ -99,6 +99,12 @@ class Settings(BaseSettings):
         description="Seconds a signed URL stays valid, at least (at most twice this; expiries "
         "are rounded so URLs stay cacheable).",
     )
+    transforms_per_pool: int = Field(
+        1000,
+        ge=0,
+        description="Stored results of on-the-fly transforms (GET /api/assets/{id}/render) "
+        "each pool keeps; `assetry gc` removes the least recently used beyond it.",
+    )
     import_timeout: float = Field(
         30.0, gt=0, description="Seconds a URL import may take in all (connect, redirects, "
         "body); past it the import answers 504."

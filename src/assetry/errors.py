@@ -2,11 +2,11 @@
 
     AssetryError
     ├── NotFound ── PoolNotFound, AssetNotFound, VersionNotFound, GalleryNotFound,
-    │               ConverterNotFound, BlobNotFound, UploadNotFound
+    │               ConverterNotFound, BlobNotFound, UploadNotFound, TransformsDisabled
     ├── Conflict ── TypeMismatch, PoolNotEmpty, ConverterExists, NotAnImage, OffsetMismatch
     ├── Invalid (bad request shape) ── FieldInvalid
     ├── Unprocessable ── UndecodableImage, TooManyPixels, InvalidConverter, RenderFailed,
-    │                    UnsafeUrl
+    │                    UnsafeUrl, InvalidTransform
     ├── UpstreamError, UpstreamTimeout (a URL import's remote server)
     ├── UnsupportedType
     ├── TooLarge
@@ -127,6 +127,14 @@ class InvalidConverter(Unprocessable):
 
 class RenderFailed(Unprocessable):
     """The version could not be rendered."""
+
+
+class InvalidTransform(Unprocessable):
+    """The transform asks for something outside what may be rendered."""
+
+
+class TransformsDisabled(NotFound):
+    """The asset's pool does not serve on-the-fly transforms."""
 
 
 class UnsupportedType(AssetryError):

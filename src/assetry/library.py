@@ -145,6 +145,17 @@ class Assetry:
         """The original's bytes, or a version's (rendered first if pending)."""
         return b"".join([c async for c in self.stream(id, version)])
 
+    def transform_url(self, id: UUID, *, w: int | None = None, h: int | None = None,
+                      fit: str | None = None, gravity: str | None = None,
+                      format: str | None = None, q: int | None = None,
+                      exp: int | None = None) -> str:
+        """A signed on-the-fly transform URL (path and query) of an image in a pool with
+        `transforms: signed`, e.g. `transform_url(id, w=640, format="webp")`. `exp` is an
+        optional Unix time after which it is refused. Raises InvalidTransform."""
+        return self.services.transforms.url(id, {"w": w, "h": h, "fit": fit,
+                                                 "gravity": gravity, "format": format,
+                                                 "q": q, "exp": exp})
+
     async def stream(self, id: UUID, version: str | None = None) -> AsyncIterator[bytes]:
         """The same bytes as `read`, in chunks, never all in memory at once."""
         if version is None:

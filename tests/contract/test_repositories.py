@@ -41,6 +41,7 @@ from assetry.domain.model import (
     Version,
     VersionStatus,
 )
+from assetry.domain.placeholder import Placeholder
 from assetry.domain.rows import (
     COLUMNS,
     DEFAULT_SORT,
@@ -196,7 +197,7 @@ async def test_migration_creates_the_default_pool_and_converter(backend: Backend
         public=True,
     )
     assert converter == DEFAULT_CONVERTER
-    assert migrate.current(backend.url) == migrate.head() == "0003"
+    assert migrate.current(backend.url) == migrate.head() == "0004"
 
 
 def test_migrations_build_exactly_the_tables_module(database_url: str) -> None:
@@ -387,6 +388,8 @@ async def test_asset_add_then_get_round_trips_every_field(db: SqlDatabase) -> No
         modified_at=T0 + timedelta(minutes=5),
         attached_to=("proposals/42/VERSION_1", "users/7"),
         versions=(ready, failed),
+        placeholder=Placeholder(thumbhash="HwgKLZpwdndwd3d3d2d3d5CACfh3",
+                                blurhash="L$HewC2lwtX4l@WBjwe@gFfmfTfi", color="#2878c8"),
     )
     await add(db, asset)
 
@@ -425,7 +428,8 @@ async def test_asset_get_for_update_returns_the_asset(db: SqlDatabase) -> None:
 async def test_asset_update_writes_every_field_but_versions_and_attachments(
     db: SqlDatabase,
 ) -> None:
-    asset = make_asset(attached_to=("r1",))
+    asset = make_asset(attached_to=("r1",),
+                       placeholder=Placeholder(thumbhash="AAAA", blurhash="L0", color="#000000"))
     await add(db, asset)
     version = make_version(asset.id)
     async with db.transaction() as tx:
@@ -450,6 +454,7 @@ async def test_asset_update_writes_every_field_but_versions_and_attachments(
         modified_at=T0 + timedelta(days=1),
         attached_to=(),
         versions=(),
+        placeholder=Placeholder(thumbhash="BBBB", blurhash="L1", color="#ffffff"),
     )
     async with db.transaction() as tx:
         await tx.assets.update(changed)
@@ -1436,3 +1441,118 @@ async def test_upload_expired_lists_the_longest_expired_first(db: SqlDatabase) -
         assert await tx.uploads.existing([]) == set()
     assert [u.id for u in due] == [early.id, late.id]
     assert [u.id for u in first] == [early.id]
+
+
+async def test_first_with_sha256_is_the_oldest_copy_in_the_pool(db: SqlDatabase) -> None:
+    digest = "ef" * 32
+    newest = make_asset(sha256=digest, created_at=T0 + timedelta(seconds=2))
+    hidden_oldest = make_asset(sha256=digest, created_at=T0 - timedelta(seconds=5), hidden=True)
+    oldest_visible = make_asset(sha256=digest, created_at=T0)
+    elsewhere = make_asset(sha256=digest, pool="other", created_at=T0 - timedelta(days=1))
+    other_bytes = make_asset(sha256="01" * 32, created_at=T0 - timedelta(days=1))
+    async with db.transaction() as tx:
+        await tx.pools.put(Pool(name="other"))
+    await add(db, newest, hidden_oldest, oldest_visible, elsewhere, other_bytes)
+    async with db.transaction(write=False) as tx:
+        visible = await tx.assets.first_with_sha256("default", digest, include_hidden=False)
+        anything = await tx.assets.first_with_sha256("default", digest.upper(),
+                                                     include_hidden=True)
+        in_other = await tx.assets.first_with_sha256("other", digest, include_hidden=False)
+        absent = await tx.assets.first_with_sha256("default", "23" * 32, include_hidden=True)
+    assert visible == oldest_visible
+    assert anything == hidden_oldest
+    assert in_other == elsewhere
+    assert absent is None
+
+
+async def test_renditions_are_kept_apart_from_versions(db: SqlDatabase) -> None:
+    asset = make_asset()
+    detail = make_version(asset.id, "detail")
+    await add(db, replace(asset, versions=(detail,)))
+    rendition = make_version(asset.id, "fit=inside&format=same&gravity=centre&q=80&w=64",
+                             used_at=T0, spec=make_spec("transform"))
+    async with db.transaction() as tx:
+        assert await tx.assets.add_rendition(rendition) is True
+        assert await tx.assets.add_rendition(replace(rendition, id=uuid4())) is False
+    got = await get(db, asset.id)
+    assert got.versions == (detail,) and got.renditions == (rendition,)
+    assert got.rendition(rendition.name) == rendition and got.version(rendition.name) is None
+    fresh = make_version(asset.id, "thumbnail")
+    async with db.transaction() as tx:  # convert: the converter's versions only
+        assert await tx.assets.set_versions(asset.id, [fresh]) == [detail]
+        with pytest.raises(VersionNotFound):
+            await tx.assets.delete_version(asset.id, rendition.name)
+        await tx.assets.touch_rendition(rendition.id, T0 + timedelta(hours=1))
+    got = await get(db, asset.id)
+    assert got.versions == (fresh,)
+    assert got.renditions == (replace(rendition, used_at=T0 + timedelta(hours=1)),)
+    async with db.transaction() as tx:
+        assert await tx.assets.drop_renditions(asset.id) == [got.renditions[0]]
+    assert (await get(db, asset.id)).renditions == ()
+
+
+async def test_trim_renditions_keeps_the_most_recently_used_of_each_pool(
+    db: SqlDatabase,
+) -> None:
+    async with db.transaction() as tx:
+        await tx.pools.put(Pool(name="other"))
+    one, two = make_asset(), make_asset(pool="other")
+    await add(db, one, two)
+
+    def made(asset: Asset, name: str, used: int | None, created: int) -> Version:
+        return make_version(asset.id, name, created_at=T0 + timedelta(minutes=created),
+                            used_at=None if used is None else T0 + timedelta(minutes=used),
+                            spec=make_spec("transform"))
+
+    old = made(one, "q=1", used=5, created=0)
+    recent = made(one, "q=2", used=50, created=1)
+    never_used = made(one, "q=3", used=None, created=20)
+    alone = made(two, "q=4", used=1, created=0)
+    async with db.transaction() as tx:
+        for version in (old, recent, never_used, alone):
+            await tx.assets.add_rendition(version)
+        removed = await tx.assets.trim_renditions(2)
+    assert removed == [old]
+    async with db.transaction() as tx:
+        removed = await tx.assets.trim_renditions(1)
+    assert removed == [never_used]
+    assert [v.name for v in (await get(db, one.id)).renditions] == ["q=2"]
+    assert [v.name for v in (await get(db, two.id)).renditions] == ["q=4"]
+
+
+def test_upgrade_to_0004_keeps_pools_off_and_versions_as_the_converter_s(
+    database_url: str,
+) -> None:
+    # A database at 0003 holding an image with a version upgrades in place.
+    if database_url.startswith("sqlite"):
+        Path(database_url.removeprefix("sqlite:///")).unlink()
+    else:
+        engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+        engine.dispose()
+    migrate.upgrade(database_url, "0003")
+    engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
+    asset_id, version_id = uuid4(), uuid4()
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(assets_table).values(
+                id=asset_id, pool="default", type="image", filename="a.png",
+                mime_type="image/png", size=5, sha256="a" * 64, blob_key="originals/a",
+                frames=1, gallery=str(asset_id), metadata={}, hidden=False,
+                created_at=T0, modified_at=T0))
+            conn.execute(sa.insert(versions).values(
+                id=version_id, asset_id=asset_id, name="detail",
+                spec=make_spec("detail").to_json(), status="ready", created_at=T0))
+        migrate.upgrade(database_url)
+        assert migrate.current(database_url) == migrate.head()
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT transforms FROM pools")).scalars().all() == [
+                "off"]
+            row = conn.execute(sa.select(versions.c.adhoc, versions.c.used_at)).one()
+            assert (row.adhoc, row.used_at) == (False, None)
+            placeholder = conn.execute(sa.select(assets_table.c.placeholder)).scalar_one()
+            assert placeholder is None
+    finally:
+        engine.dispose()

@@ -9,6 +9,7 @@ Reads share assets made once per module; every write case gets a fresh asset of 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import sys
@@ -33,7 +34,7 @@ OWNERS = ("editor", "editor2")  # "own" and "foreign" from the editor's point of
 PUBLIC = {"pub": True, "priv": False}
 IMAGE = solid(64, 48)
 SIGNED = re.compile(r"^(?P<path>/api/assets/[0-9a-f-]{36}(/content|/versions/\w+))"
-                    r"\?exp=(?P<exp>\d+)&sig=(?P<sig>[A-Za-z0-9_-]+)$")
+                    r"\?exp=(?P<exp>\d+)&sig=(?P<sig>[A-Za-z0-9_-]+)(&v=[0-9a-f]{16})?$")
 # Credentials that are present but worthless: never served as anonymous.
 BAD_CREDENTIALS = {
     "unknown-bearer": "Bearer ast_bogus",
@@ -624,6 +625,13 @@ def signed_parts(url: str) -> tuple[str, str, str]:
     return m["path"], m["exp"], m["sig"]
 
 
+def v_of(world: World, version: dict[str, Any]) -> str:
+    """The `v` a version URL carries: the first 16 hex digits of its bytes' SHA-256."""
+    url = version["url"].split("?")[0]
+    return hashlib.sha256(world.http.get(url, headers=world.auth("admin")).content
+                          ).hexdigest()[:16]
+
+
 def flip(sig: str) -> str:
     return ("A" if sig[0] != "A" else "B") + sig[1:]
 
@@ -641,8 +649,9 @@ def test_private_urls_are_signed_and_public_ones_plain(world: World) -> None:
             assert priv["url"] == f"/api/assets/{priv['id']}"  # the JSON URL stays plain
         pub = world.http.get(world.assets["pub", "editor"]["url"],
                              headers=world.auth(role)).json()
-        assert pub["content_url"] == f"{pub['url']}/content"
-        assert all(v["url"] == f"{pub['url']}/versions/{n}" for n, v in pub["versions"].items())
+        assert pub["content_url"] == f"{pub['url']}/content?v={pub['sha256'][:16]}"
+        assert all(v["url"] == f"{pub['url']}/versions/{n}?v={v_of(world, v)}"
+                   for n, v in pub["versions"].items())
     # Listings and galleries sign the same way.
     items = world.http.get("/api/pools/priv/assets", headers=world.auth("viewer")).json()["items"]
     assert items and all(SIGNED.match(a["content_url"]) for a in items)

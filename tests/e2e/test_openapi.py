@@ -244,7 +244,7 @@ def test_a_generated_client_uploads_reads_the_gallery_and_a_version(
                 "default", client=client, body=body, wait=True)
             assert uploaded.status_code == 201, uploaded.content
             asset = uploaded.parsed
-            assert isinstance(asset, models.AssetWriteOut)
+            assert isinstance(asset, models.UploadOut) and asset.duplicate_of is None
             assert (asset.filename, asset.width, asset.height) == ("photo.jpg", 640, 480)
             assert asset.gallery == gallery and asset.metadata.additional_properties == {
                 "alt": "blue"}

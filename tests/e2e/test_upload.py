@@ -17,7 +17,7 @@ from tests.support.images import solid
 ASSET_KEYS = {
     "id", "pool", "type", "filename", "mime_type", "size", "sha256", "width", "height",
     "gallery", "converter", "metadata", "attached_to", "hidden", "creator", "modified_by",
-    "created_at", "modified_at", "url", "content_url", "versions",
+    "created_at", "modified_at", "url", "content_url", "versions", "placeholder",
 }
 MiB16 = 16 * 1024 * 1024
 
@@ -33,7 +33,7 @@ def test_upload_image_returns_asset_json(client: httpx.Client) -> None:
     r = upload(client, data, metadata=json.dumps({"alt": "blue"}))
     assert r.status_code == 201, r.text
     body = r.json()
-    assert set(body) == ASSET_KEYS | {"updated_resources"}
+    assert set(body) == ASSET_KEYS | {"updated_resources", "duplicate_of"}
     assert r.headers["location"] == f"/api/assets/{body['id']}" == body["url"]
     assert body["type"] == "image" and body["mime_type"] == "image/jpeg"
     assert body["size"] == len(data) and isinstance(body["size"], int)
@@ -42,10 +42,10 @@ def test_upload_image_returns_asset_json(client: httpx.Client) -> None:
     assert body["converter"] == "default"
     assert body["metadata"] == {"alt": "blue"}
     assert body["attached_to"] == [] and body["hidden"] is False
-    assert body["content_url"] == f"/api/assets/{body['id']}/content"
+    assert body["content_url"] == f"/api/assets/{body['id']}/content?v={body['sha256'][:16]}"
     assert set(body["versions"]) == {"detail", "thumbnail"}
     for name, v in body["versions"].items():
-        assert v["url"] == f"/api/assets/{body['id']}/versions/{name}"
+        assert v["url"].split("?v=")[0] == f"/api/assets/{body['id']}/versions/{name}"
         assert v["status"] in ("pending", "ready")
     assert body["created_at"].endswith("Z")
     ur = body["updated_resources"]

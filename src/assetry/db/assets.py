@@ -20,6 +20,7 @@ from assetry.db.tables import assets, attachments
 from assetry.db.tables import versions as versions_table
 from assetry.domain.converter import parse_version
 from assetry.domain.model import Asset, AssetFilter, AssetType, Page, Version, VersionStatus
+from assetry.domain.placeholder import Placeholder
 from assetry.domain.rows import ListQuery, Row, RowPage, RowTable
 from assetry.errors import AssetNotFound, Invalid, VersionNotFound
 
@@ -43,10 +44,11 @@ def version_from_row(row: sa.Row[Any]) -> Version:
         sha256=m["sha256"],
         blob_key=m["blob_key"],
         error=m["error"],
+        used_at=m["used_at"],
     )
 
 
-def version_to_row(version: Version) -> dict[str, Any]:
+def version_to_row(version: Version, *, adhoc: bool = False) -> dict[str, Any]:
     return {
         "id": version.id,
         "asset_id": version.asset_id,
@@ -61,11 +63,14 @@ def version_to_row(version: Version) -> dict[str, Any]:
         "sha256": version.sha256,
         "blob_key": version.blob_key,
         "error": version.error,
+        "adhoc": adhoc,
+        "used_at": version.used_at,
     }
 
 
 def from_row(
-    row: sa.Row[Any], versions: Sequence[Version] = (), attached_to: Sequence[str] = ()
+    row: sa.Row[Any], versions: Sequence[Version] = (), attached_to: Sequence[str] = (),
+    renditions: Sequence[Version] = (),
 ) -> Asset:
     m = row._mapping
     return Asset(
@@ -90,7 +95,23 @@ def from_row(
         modified_by=m["modified_by"],
         attached_to=tuple(attached_to),
         versions=tuple(versions),
+        placeholder=placeholder_from_json(m["placeholder"]),
+        renditions=tuple(renditions),
     )
+
+
+def placeholder_from_json(value: Any) -> Placeholder | None:
+    if not value:
+        return None
+    return Placeholder(thumbhash=value["thumbhash"], blurhash=value["blurhash"],
+                       color=value["color"])
+
+
+def placeholder_to_json(placeholder: Placeholder | None) -> dict[str, str] | None:
+    if placeholder is None:
+        return None
+    return {"thumbhash": placeholder.thumbhash, "blurhash": placeholder.blurhash,
+            "color": placeholder.color}
 
 
 def to_row(asset: Asset) -> dict[str, Any]:
@@ -110,6 +131,7 @@ def to_row(asset: Asset) -> dict[str, Any]:
         "gallery": asset.gallery,
         "converter": asset.converter,
         "metadata": asset.metadata,
+        "placeholder": placeholder_to_json(asset.placeholder),
         "hidden": asset.hidden,
         "creator": asset.creator,
         "modified_by": asset.modified_by,
@@ -220,6 +242,18 @@ class SqlAssetRepository:
             next_cursor=None if last is None else encode_cursor(last.created_at, last.id),
         )
 
+    async def first_with_sha256(self, pool: str, sha256: str, *, include_hidden: bool
+                                ) -> Asset | None:
+        """The oldest asset of `pool` (by created_at, then id) whose original has this
+        hex SHA-256, hidden ones only with `include_hidden`; None if there is none. Read
+        from the (pool, sha256, created_at, id) index."""
+        stmt = sa.select(assets).where(assets.c.pool == pool, assets.c.sha256 == sha256.lower())
+        if not include_hidden:
+            stmt = stmt.where(sa.not_(assets.c.hidden))
+        stmt = stmt.order_by(assets.c.created_at, assets.c.id).limit(1)
+        rows = (await self._conn.execute(stmt)).all()
+        return (await self._hydrate(rows))[0] if rows else None
+
     async def in_galleries(self, gallery_ids: Sequence[str]) -> builtins.list[Asset]:
         """Every image (hidden ones too) of the given galleries, oldest first by
         (created_at, id)."""
@@ -256,13 +290,13 @@ class SqlAssetRepository:
     async def set_versions(
         self, asset_id: UUID, versions: Sequence[Version]
     ) -> builtins.list[Version]:
-        """Replace every version row of the asset with `versions`; return the rows that
-        were there, by name."""
+        """Replace every converter version row of the asset with `versions`; return the
+        rows that were there, by name. Transform results (renditions) are left alone."""
         if any(v.asset_id != asset_id for v in versions):
             raise ValueError(f"every version must belong to asset {asset_id}")
         old = await self._conn.execute(
             sa.delete(versions_table)
-            .where(versions_table.c.asset_id == asset_id)
+            .where(versions_table.c.asset_id == asset_id, sa.not_(versions_table.c.adhoc))
             .returning(*versions_table.c)
         )
         replaced = sorted((version_from_row(row) for row in old), key=lambda v: v.name)
@@ -277,7 +311,8 @@ class SqlAssetRepository:
         row = (
             await self._conn.execute(
                 sa.delete(versions_table)
-                .where(versions_table.c.asset_id == asset_id, versions_table.c.name == name)
+                .where(versions_table.c.asset_id == asset_id, versions_table.c.name == name,
+                       sa.not_(versions_table.c.adhoc))
                 .returning(*versions_table.c)
             )
         ).first()
@@ -344,6 +379,58 @@ class SqlAssetRepository:
         )
         return result.rowcount == 1
 
+    async def add_rendition(self, version: Version) -> bool:
+        """Insert a transform's (pending) stored result; False when the asset has one of
+        that name already (another request got there first). Raises AssetNotFound."""
+        dialect_insert = (
+            postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
+        )
+        stmt = dialect_insert(versions_table).values(**version_to_row(version, adhoc=True))
+        try:
+            inserted = await self._conn.execute(
+                stmt.on_conflict_do_nothing(index_elements=["asset_id", "name"])
+                .returning(versions_table.c.id))
+        except sa.exc.IntegrityError as exc:
+            raise AssetNotFound(f"no asset with id {version.asset_id}") from exc
+        return inserted.first() is not None
+
+    async def touch_rendition(self, version_id: UUID, at: datetime) -> None:
+        """Record that a transform's stored result was served at `at`."""
+        await self._conn.execute(
+            sa.update(versions_table)
+            .where(versions_table.c.id == version_id, versions_table.c.adhoc)
+            .values(used_at=at))
+
+    async def drop_renditions(self, asset_id: UUID) -> builtins.list[Version]:
+        """Remove every stored transform result of the asset and return them."""
+        rows = await self._conn.execute(
+            sa.delete(versions_table)
+            .where(versions_table.c.asset_id == asset_id, versions_table.c.adhoc)
+            .returning(*versions_table.c))
+        return [version_from_row(row) for row in rows]
+
+    async def trim_renditions(self, keep: int) -> builtins.list[Version]:
+        """In every pool, remove all but the `keep` most recently used stored transform
+        results (never served: by creation), and return the removed ones."""
+        recency = sa.func.coalesce(versions_table.c.used_at, versions_table.c.created_at)
+        ranked = (
+            sa.select(
+                versions_table.c.id,
+                sa.func.row_number().over(
+                    partition_by=assets.c.pool,
+                    order_by=(recency.desc(), versions_table.c.id.desc()),
+                ).label("rank"),
+            )
+            .join_from(versions_table, assets, versions_table.c.asset_id == assets.c.id)
+            .where(versions_table.c.adhoc)
+            .subquery()
+        )
+        doomed = sa.select(ranked.c.id).where(ranked.c.rank > keep)
+        rows = await self._conn.execute(
+            sa.delete(versions_table).where(versions_table.c.id.in_(doomed))
+            .returning(*versions_table.c))
+        return [version_from_row(row) for row in rows]
+
     async def attach(self, asset_id: UUID, resource: str, at: datetime) -> None:
         """Add a back-reference dated `at`. Attaching twice keeps the first.
         Raises AssetNotFound."""
@@ -393,10 +480,11 @@ class SqlAssetRepository:
         if not ids:
             return []
         by_asset: dict[UUID, builtins.list[Version]] = defaultdict(builtins.list)
+        adhoc: dict[UUID, builtins.list[Version]] = defaultdict(builtins.list)
         for row in await self._conn.execute(
             sa.select(versions_table).where(versions_table.c.asset_id.in_(ids))
         ):
-            by_asset[row.asset_id].append(version_from_row(row))
+            (adhoc if row.adhoc else by_asset)[row.asset_id].append(version_from_row(row))
         attached: dict[UUID, builtins.list[str]] = defaultdict(builtins.list)
         for asset_id, resource in await self._conn.execute(
             sa.select(attachments.c.asset_id, attachments.c.resource)
@@ -407,6 +495,7 @@ class SqlAssetRepository:
         return [
             # Sorted here, not in SQL: PostgreSQL's collation could order names
             # differently from SQLite's bytewise comparison.
-            from_row(row, sorted(by_asset[row.id], key=lambda v: v.name), attached[row.id])
+            from_row(row, sorted(by_asset[row.id], key=lambda v: v.name), attached[row.id],
+                     sorted(adhoc[row.id], key=lambda v: v.name))
             for row in rows
         ]

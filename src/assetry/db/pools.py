@@ -23,6 +23,7 @@ def from_row(row: sa.Row[Any]) -> Pool:
         max_size=row.max_size,
         converter=row.converter,
         public=row.public,
+        transforms=row.transforms,
     )
 
 
@@ -35,6 +36,7 @@ def to_row(pool: Pool) -> dict[str, Any]:
         "max_size": pool.max_size,
         "converter": pool.converter,
         "public": pool.public,
+        "transforms": pool.transforms,
     }
 
 

@@ -50,7 +50,8 @@ def _source(table: RowTable, pools: Sequence[str], include_hidden: bool) -> sa.S
         versions_table.c.created_at,
         versions_table.c.sha256,
         assets.c.id,
-    ).join_from(versions_table, assets, versions_table.c.asset_id == assets.c.id).where(*scope)
+    ).join_from(versions_table, assets, versions_table.c.asset_id == assets.c.id).where(
+        *scope, sa.not_(versions_table.c.adhoc))  # transform results are no one's rows
     return sa.union_all(originals, derived).subquery("rows")
 
 

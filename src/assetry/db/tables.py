@@ -58,6 +58,8 @@ pools = sa.Table(
     sa.Column("max_size", sa.BigInteger(), nullable=False),
     sa.Column("converter", sa.String(NAME), nullable=False),
     sa.Column("public", sa.Boolean(), nullable=False),
+    #: "off" or "signed": whether GET /api/assets/{id}/render serves this pool's images
+    sa.Column("transforms", sa.String(16), nullable=False, server_default="off"),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint("name", name="pk_pools"),
 )
@@ -90,6 +92,8 @@ assets = sa.Table(
     # No foreign key: deleting a converter must not rewrite or block the assets it made.
     sa.Column("converter", sa.String(NAME), nullable=True),
     sa.Column("metadata", sa.JSON(), nullable=False),
+    #: {"thumbhash", "blurhash", "color"} of an image; null for files and older images
+    sa.Column("placeholder", sa.JSON(), nullable=True),
     sa.Column("hidden", sa.Boolean(), nullable=False),
     sa.Column("creator", sa.String(255), nullable=True),
     sa.Column("modified_by", sa.String(255), nullable=True),
@@ -123,11 +127,19 @@ versions = sa.Table(
     sa.Column("blob_key", sa.String(1024), nullable=True),
     sa.Column("error", sa.Text(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    #: an on-the-fly transform's stored result (named by its canonical spec), not a
+    #: converter's version: listings, convert and replace leave these out
+    sa.Column("adhoc", sa.Boolean(), nullable=False, server_default=sa.false()),
+    #: when an ad-hoc result was last served (to the minute): `assetry gc` trims the
+    #: least recently used first
+    sa.Column("used_at", UtcDateTime(), nullable=True),
     sa.PrimaryKeyConstraint("id", name="pk_versions"),
     sa.ForeignKeyConstraint(
         ["asset_id"], ["assets.id"], name="fk_versions_asset_id_assets", ondelete="CASCADE"
     ),
     sa.UniqueConstraint("asset_id", "name", name="uq_versions_asset_id_name"),
+    # gc's trim: a pool's ad-hoc results, least recently used first.
+    sa.Index("ix_versions_adhoc_used_at", "adhoc", "used_at"),
 )
 
 attachments = sa.Table(

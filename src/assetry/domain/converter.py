@@ -106,6 +106,18 @@ DEFAULT_CONVERTER = Converter(
 )
 
 
+def parse_format(value: Any) -> OutputFormat:
+    """An output format name, None for the default (`same`): the one check of the
+    `format` of converter specs and of transform URLs. Raises ValueError saying what is
+    accepted."""
+    if value is None:
+        return OutputFormat.SAME
+    try:
+        return OutputFormat(value)
+    except ValueError:
+        raise ValueError(f"must be one of {', '.join(f.value for f in OutputFormat)}") from None
+
+
 def _fail(path: str, message: str) -> InvalidConverter:
     return InvalidConverter(f"{path}: {message}", field=path)
 
@@ -216,7 +228,10 @@ def parse_version(raw: Any, path: str = "versions[0]") -> VersionSpec:
     if fit is not Fit.INSIDE and (width is None or height is None):
         raise _fail(path, f"fit {fit.value} needs both width and height")
     gravity = _enum(Gravity, raw.get("gravity"), f"{path}.gravity", Gravity.CENTRE)
-    fmt = _enum(OutputFormat, raw.get("format"), f"{path}.format", OutputFormat.SAME)
+    try:
+        fmt = parse_format(raw.get("format"))
+    except ValueError as exc:
+        raise _fail(f"{path}.format", str(exc)) from None
     quality = _int(raw.get("quality", 80), f"{path}.quality", 1, 100)
     upscale = raw.get("upscale", False)
     if not isinstance(upscale, bool):

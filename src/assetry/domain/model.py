@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from assetry.domain.converter import VersionSpec
+from assetry.domain.placeholder import Placeholder
 
 
 class AssetType(StrEnum):
@@ -32,6 +33,8 @@ class Pool:
     max_size: int = 16 * 1024 * 1024
     converter: str = "default"
     public: bool = True
+    #: "off", or "signed": GET /api/assets/{id}/render serves signed transforms
+    transforms: str = "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,8 @@ class Version:
     sha256: str | None = None
     blob_key: str | None = None
     error: str | None = None
+    #: when a transform's stored result was last served (None for converter versions)
+    used_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +83,18 @@ class Asset:
     modified_by: str | None = None
     attached_to: tuple[str, ...] = ()
     versions: tuple[Version, ...] = ()
+    #: ThumbHash, BlurHash and colour of an image, made at ingest (None for files, and
+    #: for images stored before placeholders existed)
+    placeholder: Placeholder | None = None
+    #: stored results of on-the-fly transforms, named by their canonical spec; kept
+    #: apart from `versions`, which are the converter's
+    renditions: tuple[Version, ...] = ()
 
     def version(self, name: str) -> Version | None:
         return next((v for v in self.versions if v.name == name), None)
+
+    def rendition(self, name: str) -> Version | None:
+        return next((v for v in self.renditions if v.name == name), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,12 @@ the domain errors named here (`assetry.errors`), once, at their edge.
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from assetry.domain.converter import Converter
@@ -26,6 +26,7 @@ from assetry.domain.model import (
     Version,
     VersionStatus,
 )
+from assetry.domain.placeholder import Placeholder
 from assetry.domain.rows import ListQuery, RowPage, RowTable
 from assetry.domain.tus import Upload, UploadPart
 
@@ -77,6 +78,19 @@ class RenderFailure:
 
     version_id: UUID
     reason: str
+
+
+T = TypeVar("T")
+
+
+class Decoded(list[T], Generic[T]):
+    """What was made from one decode: the results, in request order (this list), and the
+    placeholders of the decoded image when they were asked for (else None)."""
+
+    def __init__(self, results: Iterable[T] = (), *,
+                 placeholder: Placeholder | None = None) -> None:
+        super().__init__(results)
+        self.placeholder = placeholder
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +151,13 @@ class ImageProcessor(Protocol):
         ...
 
     def render(
-        self, path: Path, mime_type: str, requests: Sequence[RenderRequest], scale: float
-    ) -> list[Rendered | RenderFailure]:
+        self, path: Path, mime_type: str, requests: Sequence[RenderRequest], scale: float,
+        placeholder: bool = False,
+    ) -> Decoded[Rendered | RenderFailure]:
         """Decode the file once at `scale` (shrink-on-load), checking every byte of the
         stream (a truncated or corrupt image raises, even with no request), and make
-        every requested version from that one decode, in request order.
+        every requested version from that one decode, in request order; with
+        `placeholder`, also the placeholders of the decoded image (None if they fail).
 
         Raises UndecodableImage when the image does not decode; a version that fails on
         its own comes back as a RenderFailure.
@@ -210,6 +226,12 @@ class AssetRepository(Protocol):
         """Every image of the given galleries, oldest first."""
         ...
 
+    async def first_with_sha256(self, pool: str, sha256: str, *, include_hidden: bool
+                                ) -> Asset | None:
+        """The oldest asset of `pool` whose original has this hex SHA-256 (hidden ones
+        only with `include_hidden`), or None."""
+        ...
+
     async def update(self, asset: Asset) -> None:
         """Write every field of `asset` except versions and attachments."""
         ...
@@ -251,6 +273,24 @@ class AssetRepository(Protocol):
     ) -> bool:
         """Move a *pending* version to ready or failed. False if it is no longer pending
         (replaced, deleted, or finished by another worker)."""
+        ...
+
+    async def add_rendition(self, version: Version) -> bool:
+        """Insert a transform's pending stored result; False when one of that name
+        exists. Raises AssetNotFound."""
+        ...
+
+    async def touch_rendition(self, version_id: UUID, at: datetime) -> None:
+        """Record that a transform's stored result was served at `at`."""
+        ...
+
+    async def drop_renditions(self, asset_id: UUID) -> builtins.list[Version]:
+        """Remove every stored transform result of the asset; return them."""
+        ...
+
+    async def trim_renditions(self, keep: int) -> builtins.list[Version]:
+        """Keep the `keep` most recently used transform results of each pool; remove and
+        return the rest."""
         ...
 
     async def attach(self, asset_id: UUID, resource: str, at: datetime) -> None:

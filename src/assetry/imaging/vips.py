@@ -11,10 +11,12 @@ import pyvips
 
 from assetry.domain.geometry import Size
 from assetry.domain.media import FORMAT_MIME
-from assetry.domain.ports import ImageInfo, Rendered, RenderFailure, RenderRequest
+from assetry.domain.placeholder import Placeholder
+from assetry.domain.ports import Decoded, ImageInfo, Rendered, RenderFailure, RenderRequest
 from assetry.errors import TooManyPixels, UndecodableImage
 from assetry.imaging import heif
 from assetry.imaging.pipeline import ALPHA_FORMATS, carry_out, encode, to_srgb_uchar
+from assetry.imaging.placeholder import placeholder as placeholder_of
 from assetry.imaging.sniff import sniff
 from assetry.process import release_free_heap
 
@@ -82,17 +84,20 @@ class VipsProcessor:
         return ImageInfo(mime_type=mime_type, width=width, height=height, frames=frames)
 
     def render(
-        self, path: Path, mime_type: str, requests: Sequence[RenderRequest], scale: float
-    ) -> list[Rendered | RenderFailure]:
+        self, path: Path, mime_type: str, requests: Sequence[RenderRequest], scale: float,
+        placeholder: bool = False,
+    ) -> Decoded[Rendered | RenderFailure]:
         """Decode the file once at `scale` (shrink-on-load) and make every requested
         version from it. The decode reads the whole stream with fail_on=error, so it is
         also the proof that the image is whole: a JPEG's entropy decoder reads every
         scan even at 1/8 scale. Animated images give their first frame, but every frame
-        is decoded once to prove it. Raises UndecodableImage.
+        is decoded once to prove it. With `placeholder`, the placeholders are made from
+        the same decoded pixels. Raises UndecodableImage.
         """
         try:
             image, source = _decode(path, mime_type, scale)
-            return [_render_one(image, source, request) for request in requests]
+            return Decoded([_render_one(image, source, request) for request in requests],
+                           placeholder=_placeholder(image) if placeholder else None)
         finally:
             image = None  # drop the decoded pixels before trimming the heap
             release_free_heap()
@@ -149,6 +154,14 @@ def _render_one(
     except pyvips.Error as exc:
         return RenderFailure(request.version_id, _reason(exc))
     return Rendered(request.version_id, data, mime, int(out.width), int(out.height))
+
+
+def _placeholder(image: pyvips.Image) -> Placeholder | None:
+    try:
+        return placeholder_of(image)
+    except pyvips.Error:
+        # A placeholder is a nicety: an image whose versions render is never refused for it.
+        return None
 
 
 def _target(source: Size, scale: float) -> tuple[int, int]:

@@ -37,10 +37,15 @@ def can_read(actor: Actor, pool: Pool, asset: Asset) -> bool:
         asset.hidden and not actor.sees_hidden)
 
 
+def can_read_pool(actor: Actor, pool: Pool) -> bool:
+    """Whether `actor` may read the pool's (visible) assets, as `read_pool` decides."""
+    return pool.public or actor.role is not None
+
+
 def readable_pools(actor: Actor, pools: Iterable[Pool]) -> list[str]:
     """Names of the pools whose assets `actor` may read (for filtering listings that
     span pools): every pool for a token of any role, the public ones otherwise."""
-    return [p.name for p in pools if p.public or actor.role is not None]
+    return [p.name for p in pools if can_read_pool(actor, p)]
 
 
 def read_pool(actor: Actor, pool: Pool) -> None:

@@ -212,13 +212,17 @@ class IngestService:
             asset_id, at = new_id(), now()
             converter = None
             versions: list[Version] = []
+            placeholder = None
             if kind is AssetType.IMAGE:
                 assert info is not None
                 converter = await self._converter(sub.converter or pool.converter)
-                # The one decode: it proves the image whole and makes every version.
-                versions = await self._renderer.render(
+                # The one decode: it proves the image whole, makes every version and the
+                # placeholders.
+                versions = made = await self._renderer.render(
                     staged.path, mime, Size(info.width, info.height), metadata,
-                    pending_versions(asset_id, converter, at), lane=Lane.INGEST)
+                    pending_versions(asset_id, converter, at), lane=Lane.INGEST,
+                    placeholder=True)
+                placeholder = made.placeholder
             key = keys.original_key(asset_id)
             asset = Asset(
                 id=asset_id, pool=pool.name, type=kind,
@@ -231,7 +235,7 @@ class IngestService:
                 frames=info.frames if info else 1,
                 metadata=metadata, creator=actor.name, modified_by=actor.name,
                 attached_to=tuple(parse_resource(r, "attach_to") for r in sub.attach_to),
-                versions=tuple(versions),
+                versions=tuple(versions), placeholder=placeholder,
             )
             try:
                 await self._blobs.put_file(key, staged.path)
@@ -273,17 +277,19 @@ class IngestService:
             planned = (pending_versions(asset.id, converter, at) if converter is not None
                        else [_fresh(v, at) for v in asset.versions])
             made: list[Version] = []
+            placeholder = None
             if info is not None:
-                made = await self._renderer.render(
+                made = rendered = await self._renderer.render(
                     staged.path, mime, Size(info.width, info.height),
                     metadata if metadata is not None else asset.metadata, planned,
-                    lane=Lane.INGEST)
+                    lane=Lane.INGEST, placeholder=True)
+                placeholder = rendered.placeholder
             key = keys.original_key(asset.id)
             changes: dict[str, Any] = {
                 "mime_type": mime, "size": staged.size, "sha256": staged.sha256,
                 "blob_key": key, "width": info.width if info else None,
                 "height": info.height if info else None, "frames": info.frames if info else 1,
-                "modified_by": actor.name, "modified_at": at,
+                "placeholder": placeholder, "modified_by": actor.name, "modified_at": at,
             }
             if sub.filename:
                 changes["filename"] = sanitize_filename(sub.filename)
@@ -301,9 +307,13 @@ class IngestService:
                     current = await tx.assets.get(asset.id, for_update=True)
                     versions = made if converter is not None else _reconcile(
                         current.versions, made, at)
-                    updated = replace(current, **changes, versions=tuple(versions))
+                    updated = replace(current, **changes, versions=tuple(versions),
+                                      renditions=())
                     await tx.assets.update(updated)
                     old_versions = await tx.assets.set_versions(asset.id, versions)
+                    # Transform results were made from the old bytes; the next request
+                    # renders them again.
+                    old_versions += await tx.assets.drop_renditions(asset.id)
                     pending = any(v.status is VersionStatus.PENDING for v in versions)
                     if pending:
                         await tx.jobs.enqueue("render", {"asset_id": str(asset.id)})

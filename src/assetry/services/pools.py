@@ -13,7 +13,8 @@ from assetry.services import access
 from assetry.services.cache import AssetCache
 
 NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
-_FIELDS = {"name", "title", "asset_types", "max_size", "converter", "public"}
+_FIELDS = {"name", "title", "asset_types", "max_size", "converter", "public", "transforms"}
+TRANSFORMS = ("off", "signed")
 
 
 class PoolService:
@@ -64,6 +65,7 @@ class PoolService:
                 max_size=_size(body.get("max_size", base.max_size), self._cap),
                 converter=_str(body.get("converter", base.converter), "converter", 64),
                 public=_bool(body.get("public", base.public), "public"),
+                transforms=_transforms(body.get("transforms", base.transforms)),
             )
             try:
                 await tx.converters.get(pool.converter)
@@ -90,6 +92,12 @@ def _str(value: Any, field: str, most: int) -> str:
     if not isinstance(value, str) or len(value) > most:
         raise Invalid(f"must be a string of at most {most} characters", field=field)
     return value
+
+
+def _transforms(value: Any) -> str:
+    if value not in TRANSFORMS:
+        raise Invalid(f"must be one of {', '.join(TRANSFORMS)}", field="transforms")
+    return str(value)
 
 
 def _bool(value: Any, field: str) -> bool:

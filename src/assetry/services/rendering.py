@@ -20,7 +20,8 @@ from assetry.domain.converter import OutputFormat
 from assetry.domain.geometry import Point, Size, decode_scale, plan
 from assetry.domain.media import SAME_FORMAT
 from assetry.domain.model import Version, VersionStatus
-from assetry.domain.ports import BlobStore, ImageProcessor, RenderFailure, RenderRequest
+from assetry.domain.placeholder import min_decode_scale
+from assetry.domain.ports import BlobStore, Decoded, ImageProcessor, RenderFailure, RenderRequest
 from assetry.services import keys
 from assetry.services.cpu import CpuPool, Lane
 from assetry.services.disposal import dispose
@@ -63,13 +64,16 @@ class Renderer:
         versions: Sequence[Version],
         *,
         lane: Lane,
-    ) -> list[Version]:
+        placeholder: bool = False,
+    ) -> Decoded[Version]:
         """Decode the original at `path` once and make `versions` from it (all of them
-        with an empty list: then the decode only proves the image whole).
+        with an empty list: then the decode only proves the image whole); with
+        `placeholder`, also the image's placeholders, from the same decode.
 
         Returns each version as it should now be stored, in order: READY with its blob
         key and facts (the bytes are already in the blob store), or FAILED with the
-        reason when that version alone could not be made. Raises UndecodableImage (the
+        reason when that version alone could not be made; and the placeholders (None if
+        not asked for or not made). Raises UndecodableImage (the
         image does not decode; nothing was stored), RenderFailed (over the time limit),
         Overloaded (an ON_DEMAND lane at capacity)."""
         focal = focal_point(metadata)
@@ -80,14 +84,16 @@ class Renderer:
         ]
         # With no version to make, the smallest decode still reads the whole stream.
         scale = decode_scale([r.plan for r in requests]) if requests else 1e-9
+        if placeholder:
+            scale = max(scale, min_decode_scale(source))
         started = time.perf_counter()
         try:
             results = await self._cpu.run(self._processor.render, path, mime_type, requests,
-                                          scale, lane=lane)
+                                          scale, placeholder, lane=lane)
         finally:
             self._metrics.render_seconds += time.perf_counter() - started
         self._metrics.bump("renders")
-        finished: list[Version] = []
+        finished = Decoded[Version](placeholder=results.placeholder)
         try:
             for version, result in zip(versions, results, strict=True):
                 if isinstance(result, RenderFailure):

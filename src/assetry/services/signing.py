@@ -28,8 +28,19 @@ class UrlSigner:
         self._clock = clock
 
     def _mac(self, path: str, exp: int) -> str:
-        mac = hmac.new(self._secret, f"{path}\n{exp}".encode(), hashlib.sha256).digest()
+        return self.mac(f"{path}\n{exp}")
+
+    def mac(self, message: str) -> str:
+        """HMAC-SHA256 of `message` under the signing key, base64url without padding."""
+        mac = hmac.new(self._secret, message.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    def check(self, message: str, sig: str | None) -> None:
+        """Raise Forbidden unless `sig` is the MAC of `message`. Constant time."""
+        if not sig:
+            raise Forbidden("the URL is not signed")
+        if not hmac.compare_digest(self.mac(message), sig):
+            raise Forbidden("the URL signature does not match this URL")
 
     def sign(self, path: str) -> str:
         exp = (int(self._clock()) // self.ttl + 2) * self.ttl

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ from assetry.services.rendering import Renderer
 
 log = logging.getLogger(__name__)
 
+#: how many finished versions a process remembers (see VersionService._finished)
+_FINISHED_KEPT = 1024
+
 
 class VersionService:
     def __init__(
@@ -64,6 +68,9 @@ class VersionService:
         self._on_enqueued = on_enqueued
         #: renders in flight in this process, by (asset, version name)
         self._inflight: dict[tuple[UUID, str], asyncio.Future[None]] = {}
+        #: versions this process finished lately, by id: a caller that read a version as
+        #: pending just before its render ended must not render it again
+        self._finished: OrderedDict[UUID, Version] = OrderedDict()
 
     async def render_pending(self, asset_id: UUID, *, lane: Lane = Lane.BACKGROUND) -> None:
         """Render every pending version of the asset from one decode; versions another
@@ -103,7 +110,8 @@ class VersionService:
                     asset = await tx.assets.get(asset_id)
             except AssetNotFound:
                 return None
-        version = asset.version(name)
+        # A transform's stored result (services/transforms.py) shares the single-flight.
+        version = asset.version(name) or asset.rendition(name)
         if version is None or version.status is not VersionStatus.PENDING:
             return None
         return (await self._render_shared(asset, [version], Lane.ON_DEMAND)).get(version.id)
@@ -113,16 +121,17 @@ class VersionService:
         """Render `versions` of `asset` in one decode, except those already being rendered
         in this process, which are joined; return once every one of them is finished, with
         the versions this call's render stored, by id."""
+        stored = {v.id: self._finished[v.id] for v in versions if v.id in self._finished}
+        versions = [v for v in versions if v.id not in stored]
         joined = [self._inflight[(asset.id, v.name)] for v in versions
                   if (asset.id, v.name) in self._inflight]
         mine = [v for v in versions if (asset.id, v.name) not in self._inflight]
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         for v in mine:
             self._inflight[(asset.id, v.name)] = future
-        stored: dict[UUID, Version] = {}
         try:
             if mine:
-                stored = {v.id: v for v in await self._render(asset, mine, lane)}
+                stored |= {v.id: v for v in await self._render(asset, mine, lane)}
             future.set_result(None)
         except BaseException as exc:
             future.set_exception(exc)
@@ -142,7 +151,7 @@ class VersionService:
         assert asset.width is not None and asset.height is not None
         try:
             async with self._blobs.local_file(asset.blob_key, self._scratch) as path:
-                finished = await self._renderer.render(
+                finished: list[Version] = await self._renderer.render(
                     path, asset.mime_type, Size(asset.width, asset.height), asset.metadata,
                     pending, lane=lane)
         except BlobNotFound:
@@ -169,6 +178,10 @@ class VersionService:
             raise
         await dispose(self._blobs, lost)
         self._cache.forget(asset.id)
+        for v in won:
+            self._finished[v.id] = v
+        while len(self._finished) > _FINISHED_KEPT:
+            self._finished.popitem(last=False)
         self._metrics.bump("versions_rendered",
                            sum(v.status is VersionStatus.READY for v in won))
         self._metrics.bump("versions_failed",

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from assetry.domain.caching import cache_control, pins
 from assetry.domain.media import SAFE_INLINE
 from assetry.domain.model import AssetType
 from assetry.services.content import Content, ContentReader
@@ -56,14 +57,14 @@ def _range(header: str | None, size: int) -> tuple[int, int] | str | None:
     return start, end
 
 
-def _headers(content: Content, max_age: int) -> dict[str, str]:
+def _headers(content: Content, max_age: int, *, pinned: bool) -> dict[str, str]:
     inline = content.asset_type is AssetType.IMAGE or content.mime_type in SAFE_INLINE
     disposition = "inline" if inline else "attachment"
     quoted = quote(content.filename, safe="")
     ascii_name = content.filename.encode("ascii", "replace").decode().replace('"', "_")
     return {
         "ETag": etag(content),
-        "Cache-Control": f"{'public' if content.public else 'private'}, max-age={max_age}",
+        "Cache-Control": cache_control(public=content.public, max_age=max_age, pinned=pinned),
         "Last-Modified": format_datetime(content.modified_at, usegmt=True),
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": CSP,
@@ -93,8 +94,10 @@ async def _prefetched(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 async def respond(request: Request, content: Content, reader: ContentReader,
                   max_age: int) -> Response:
-    """The response for GET or HEAD of `content`, honouring If-None-Match and Range."""
-    headers = _headers(content, max_age)
+    """The response for GET or HEAD of `content`, honouring If-None-Match and Range; a
+    `v` that names the bytes makes a public answer immutable (domain/caching.py)."""
+    headers = _headers(content, max_age,
+                       pinned=pins(request.query_params.get("v"), content.sha256))
     if _matches(request.headers.get("if-none-match"), etag(content)):
         return Response(status_code=304, headers=headers)
     wanted = _range(request.headers.get("range"), content.size)

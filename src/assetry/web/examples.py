@@ -11,10 +11,10 @@ _URL = f"/api/assets/{_ID}"
 _AT = "2026-11-22T02:27:48.729Z"
 
 
-def _version(name: str, version_id: str, *, ready: bool, side: int, size: int
-             ) -> dict[str, Any]:
+def _version(name: str, version_id: str, *, ready: bool, side: int, size: int,
+             digest: str) -> dict[str, Any]:
     return {
-        "id": version_id, "url": f"{_URL}/versions/{name}",
+        "id": version_id, "url": f"{_URL}/versions/{name}" + (f"?v={digest}" if ready else ""),
         "width": side if ready else None, "height": side if ready else None,
         "mime_type": "image/jpeg" if ready else None, "size": size if ready else None,
         "status": "ready" if ready else "pending", "created_at": _AT, "error": None,
@@ -29,13 +29,15 @@ def _asset(*, ready: bool) -> dict[str, Any]:
         "width": 4000, "height": 3000, "gallery": "trip-2026", "converter": "default",
         "metadata": {"alt": "elephants"}, "attached_to": [], "hidden": False,
         "creator": "editor", "modified_by": "editor", "created_at": _AT, "modified_at": _AT,
-        "url": _URL, "content_url": f"{_URL}/content",
+        "url": _URL, "content_url": f"{_URL}/content?v=4c011d0d4fdb4e6c",
         "versions": {
             "detail": _version("detail", "208cdc6b-5f0e-4f7c-9a35-2f1d5b0c8e11", ready=ready,
-                               side=800, size=175491),
+                               side=800, size=175491, digest="815c1dab7461a0c2"),
             "thumbnail": _version("thumbnail", "191d0faf-0b7e-4d8e-8f43-6c2b9e7a1d22",
-                                  ready=ready, side=100, size=3949),
+                                  ready=ready, side=100, size=3949, digest="2d3b99e07c1f4a58"),
         },
+        "placeholder": {"thumbhash": "4cYJFYJ5d4iPeHh4mId4eJhv1/tz",
+                        "blurhash": "LPDTq_xvn$bK~qozoday%LWVoftQ", "color": "#506f8f"},
     }
 
 
@@ -46,7 +48,7 @@ ASSET = _asset(ready=True)
 UPLOADED = {**_asset(ready=False), "updated_resources": {
     "created": [_URL, f"{_URL}/versions/detail", f"{_URL}/versions/thumbnail"],
     "modified": [], "removed": [], "changed_descendants": ["/api/pools/default"],
-}}
+}, "duplicate_of": None}
 
 #: GET /api/pools/{pool}/assets
 PAGE = {"items": [ASSET], "next_cursor": "MjAyNi0xMS0yMlQwMjoyNzo0OC43MjlafGExNzI1YTcz"}

@@ -9,8 +9,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from assetry.domain.caching import pinned
 from assetry.domain.converter import Converter
 from assetry.domain.model import Asset, Gallery, Page, Pool, Version
+from assetry.domain.placeholder import Placeholder
 
 
 def ts(value: datetime) -> str:
@@ -43,6 +45,12 @@ class VersionOut(BaseModel):
     error: str | None = Field(None, description="why the render failed (status failed only)")
 
 
+class PlaceholderOut(BaseModel):
+    thumbhash: str = Field(description="ThumbHash bytes in base64 (standard, padded)")
+    blurhash: str = Field(description="BlurHash, 4x3 components")
+    color: str = Field(description="dominant colour, #rrggbb")
+
+
 class AssetOut(BaseModel):
     id: UUID
     pool: str
@@ -65,6 +73,9 @@ class AssetOut(BaseModel):
     url: str
     content_url: str
     versions: dict[str, VersionOut]
+    placeholder: PlaceholderOut | None = Field(
+        description="what to show while the image loads; null for files (and for images "
+                    "stored before placeholders existed, until replaced)")
 
 
 class UpdatedResources(BaseModel):
@@ -76,6 +87,13 @@ class UpdatedResources(BaseModel):
 
 class AssetWriteOut(AssetOut):
     updated_resources: UpdatedResources
+
+
+class UploadOut(AssetWriteOut):
+    duplicate_of: str | None = Field(
+        description="the oldest asset of the same pool, readable by the uploader, whose "
+                    "original has the same SHA-256; null when there is none. With "
+                    "`dedupe=true` and a duplicate, the answer is that asset (200)")
 
 
 class AssetPageOut(BaseModel):
@@ -90,6 +108,8 @@ class PoolOut(BaseModel):
     max_size: int
     converter: str
     public: bool
+    transforms: str = Field(description="off, or signed: GET /api/assets/{id}/render serves "
+                                        "signed on-the-fly transforms of the pool's images")
     url: str
     assets_url: str
 
@@ -166,7 +186,8 @@ def unsigned(asset: Asset, url: str) -> str:
 
 def version_json(a: Asset, v: Version, sign: Sign = unsigned) -> dict[str, Any]:
     return {
-        "id": str(v.id), "url": sign(a, version_url(a.id, v.name)), "width": v.width,
+        "id": str(v.id), "url": pinned(sign(a, version_url(a.id, v.name)), v.sha256),
+        "width": v.width,
         "height": v.height, "mime_type": v.mime_type, "size": v.size,
         "status": v.status.value, "created_at": ts(v.created_at), "error": v.error,
     }
@@ -180,9 +201,17 @@ def asset_json(a: Asset, sign: Sign = unsigned) -> dict[str, Any]:
         "converter": a.converter, "metadata": a.metadata, "attached_to": list(a.attached_to),
         "hidden": a.hidden, "creator": a.creator, "modified_by": a.modified_by,
         "created_at": ts(a.created_at), "modified_at": ts(a.modified_at),
-        "url": asset_url(a.id), "content_url": sign(a, f"{asset_url(a.id)}/content"),
+        "url": asset_url(a.id),
+        "content_url": pinned(sign(a, f"{asset_url(a.id)}/content"), a.sha256),
         "versions": {v.name: version_json(a, v, sign) for v in a.versions},
+        "placeholder": placeholder_json(a.placeholder),
     }
+
+
+def placeholder_json(p: Placeholder | None) -> dict[str, str] | None:
+    if p is None:
+        return None
+    return {"thumbhash": p.thumbhash, "blurhash": p.blurhash, "color": p.color}
 
 
 def write_json(
@@ -192,11 +221,13 @@ def write_json(
     created: Iterable[str] = (),
     modified: Iterable[str] = (),
     removed: Iterable[str] = (),
+    changed: bool = True,
 ) -> dict[str, Any]:
-    """An Asset plus `updated_resources` (always the four keys; the pool changed)."""
+    """An Asset plus `updated_resources` (always the four keys; the pool changed unless
+    `changed` is false)."""
     return {**asset_json(a, sign), "updated_resources": {
         "created": list(created), "modified": list(modified), "removed": list(removed),
-        "changed_descendants": [pool_url(a.pool)],
+        "changed_descendants": [pool_url(a.pool)] if changed else [],
     }}
 
 
@@ -208,7 +239,8 @@ def page_json(page: Page, sign: Sign = unsigned) -> dict[str, Any]:
 def pool_json(p: Pool) -> dict[str, Any]:
     return {"name": p.name, "title": p.title, "asset_types": [t.value for t in p.asset_types],
             "max_size": p.max_size, "converter": p.converter, "public": p.public,
-            "url": pool_url(p.name), "assets_url": f"{pool_url(p.name)}/assets"}
+            "transforms": p.transforms, "url": pool_url(p.name),
+            "assets_url": f"{pool_url(p.name)}/assets"}
 
 
 def gallery_json(g: Gallery, sign: Sign = unsigned) -> dict[str, Any]:

@@ -90,6 +90,36 @@ async def get_version(asset_id: UUID, name: str, request: Request, services: Ser
     return await respond(request, content, services.content, services.settings.cache_max_age)
 
 
+def _param(description: str) -> Any:
+    return Query(description=description)
+
+
+@router.get("/{asset_id}/render", operation_id="renderAsset", response_class=Response,
+            responses=_bytes("image/*") | problems(400, 403, 404, 409, 410, 422, 503))
+@router.head("/{asset_id}/render", include_in_schema=False)
+async def render(
+    asset_id: UUID, request: Request, services: ServicesDep, actor: ActorDep,
+    w: Annotated[str | None, _param("width, 1 to 4096")] = None,
+    h: Annotated[str | None, _param("height, 1 to 4096")] = None,
+    fit: Annotated[str | None, _param("cover, contain, inside or fill; default cover "
+                                      "with w and h, inside with one")] = None,
+    gravity: Annotated[str | None, _param("centre, attention or focal")] = None,
+    format: Annotated[str | None, _param("same (default), jpeg, png, webp, avif, gif "
+                                         "or tiff")] = None,
+    q: Annotated[str | None, _param("quality, 1 to 100 (default 80)")] = None,
+    exp: Annotated[str | None, _param("optional Unix time after which the URL is "
+                                      "refused")] = None,
+    sig: Annotated[str | None, _param("HMAC-SHA256 (base64url) of the asset id and the "
+                                      "other parameters, sorted")] = None,
+) -> Response:
+    """A signed on-the-fly transform of an image, for pools with `transforms: signed`:
+    rendered on the first request, then served from storage. The parameters above are
+    read from the query as sent (the signature covers every one)."""
+    content = await services.transforms.content(asset_id, request.query_params.multi_items(),
+                                                actor)
+    return await respond(request, content, services.content, services.settings.cache_max_age)
+
+
 @router.delete("/{asset_id}/versions/{name}", response_model=schemas.AssetWriteOut,
                operation_id="deleteVersion", responses=problems(400, 403, 404, 410))
 async def delete_version(asset_id: UUID, name: str, services: ServicesDep, actor: ActorDep,

@@ -68,20 +68,37 @@ async def list_assets(
     return schemas.page_json(page, sign)
 
 
-@router.post("/{pool}/assets", status_code=201, response_model=schemas.AssetWriteOut,
+@router.post("/{pool}/assets", status_code=201, response_model=schemas.UploadOut,
              openapi_extra=uploads.UPLOAD_DOC, operation_id="uploadAsset",
-             responses=problems(400, 403, 404, 413, 415, 422))
+             responses=problems(400, 403, 404, 413, 415, 422) | {200: {
+                 "model": schemas.UploadOut,
+                 "description": "`dedupe=true` and the bytes are stored already: that "
+                                "asset, and nothing new stored"}})
 async def upload(pool: str, request: Request, services: ServicesDep, actor: ActorDep,
-                 sign: SignDep, wait: bool = False) -> JSONResponse:
-    """Upload a file (multipart, streamed). `wait=true` answers once versions are made."""
+                 sign: SignDep, wait: bool = False, dedupe: Annotated[bool, Query(
+                     description="answer 200 with the asset already holding these bytes, "
+                                 "if any, instead of storing them again")] = False,
+                 ) -> JSONResponse:
+    """Upload a file (multipart, streamed). `wait=true` answers once versions are made;
+    `duplicate_of` names an asset of the pool that holds the same bytes."""
     limit = await services.ingest.admit(pool, actor)
     staged, submission = await uploads.receive(request, services, limit)
+    if dedupe:
+        existing = await services.duplicates.deduplicate(pool, staged, actor)
+        if existing is not None:
+            body = {**schemas.write_json(existing, sign, changed=False),
+                    "duplicate_of": str(existing.id)}
+            return JSONResponse(body, headers={
+                "Content-Location": schemas.asset_url(existing.id)})
+        duplicate = None
+    else:
+        duplicate = await services.duplicates.original(pool, staged.sha256, actor)
     asset = await services.ingest.create(pool, staged, submission, actor)
     asset = await uploads.settled(services, asset, actor, wait)
-    return _created(asset, sign)
+    return _created(asset, sign, duplicate)
 
 
-@router.post("/{pool}/imports", status_code=201, response_model=schemas.AssetWriteOut,
+@router.post("/{pool}/imports", status_code=201, response_model=schemas.UploadOut,
              operation_id="importAsset",
              responses=problems(400, 403, 404, 413, 415, 422, 502, 504))
 async def import_url(pool: str, services: ServicesDep, actor: ActorDep, sign: SignDep,
@@ -91,11 +108,15 @@ async def import_url(pool: str, services: ServicesDep, actor: ActorDep, sign: Si
     `{"url": "...", "gallery"?, "converter"?, "metadata"?, "attach_to"?}`."""
     asset = await services.imports.import_url(pool, body, actor)
     asset = await uploads.settled(services, asset, actor, wait)
-    return _created(asset, sign)
+    # Looked up after the import (the bytes were not at hand before): the oldest copy,
+    # unless that is the import itself.
+    duplicate = await services.duplicates.original(pool, asset.sha256, actor)
+    return _created(asset, sign, duplicate if duplicate and duplicate.id != asset.id else None)
 
 
-def _created(asset: Asset, sign: Sign) -> JSONResponse:
+def _created(asset: Asset, sign: Sign, duplicate: Asset | None) -> JSONResponse:
     body = schemas.write_json(asset, sign, created=[
         schemas.asset_url(asset.id), *(schemas.version_url(asset.id, v.name)
                                        for v in asset.versions)])
+    body["duplicate_of"] = str(duplicate.id) if duplicate is not None else None
     return JSONResponse(body, status_code=201, headers={"Location": schemas.asset_url(asset.id)})

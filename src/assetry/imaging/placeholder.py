@@ -1,0 +1,61 @@
+"""Placeholders of an image already decoded: a small sample, then ThumbHash, BlurHash and
+the dominant colour from it (no second decode of the original)."""
+
+from __future__ import annotations
+
+import base64
+
+import fast_blurhash
+import pyvips
+
+from assetry.domain import thumbhash
+from assetry.domain.placeholder import (
+    BLURHASH_COMPONENTS,
+    SAMPLE_SIDE,
+    Placeholder,
+    dominant_color,
+)
+
+_WHITE = [255, 255, 255]
+
+
+def sample(image: pyvips.Image) -> pyvips.Image:
+    """`image` shrunk to fit SAMPLE_SIDE x SAMPLE_SIDE (never enlarged), each pixel the
+    mean of the pixels it covers: a box and linear filter, which never rings past the
+    colours it averages as lanczos does, so areas of one colour keep it exactly.
+
+    With alpha the mean is taken premultiplied, so that transparent pixels lend no colour
+    to their neighbours. Premultiplying is float work on every pixel, so it is done on
+    every k-th pixel of every k-th row (k keeps 4 samples per output pixel and side):
+    about a millisecond for a 1 MP image instead of ten."""
+    scale = min(1.0, SAMPLE_SIDE / max(image.width, image.height))
+    if scale >= 1:
+        return image
+    if image.bands < 4:
+        return image.resize(scale, kernel="linear").cast("uchar")
+    step = max(1, int(1 / (scale * 4)))
+    if step > 1:
+        image = image.subsample(step, step)
+        scale = min(1.0, SAMPLE_SIDE / max(image.width, image.height))
+    shrunk = image.premultiply().resize(scale, kernel="linear").unpremultiply()
+    return shrunk.cast("uchar").copy(interpretation="srgb")
+
+
+def placeholder(image: pyvips.Image) -> Placeholder:
+    """The placeholders of `image`: upright, 8-bit sRGB with or without alpha, at any
+    size. Raises pyvips.Error."""
+    small = sample(image).copy_memory()  # evaluated once; the steps below reuse it
+    width, height = int(small.width), int(small.height)
+    if small.bands >= 4:
+        rgba = bytes(small.extract_band(0, n=4).write_to_memory())
+        # BlurHash has no alpha: transparent areas show as white, as in a JPEG version.
+        rgb = bytes(small.flatten(background=_WHITE).cast("uchar").write_to_memory())
+    else:
+        rgb = bytes(small.extract_band(0, n=3).write_to_memory())
+        rgba = bytes(small.extract_band(0, n=3).bandjoin_const([255]).write_to_memory())
+    across, down = BLURHASH_COMPONENTS
+    return Placeholder(
+        thumbhash=base64.b64encode(thumbhash.encode(width, height, rgba)).decode("ascii"),
+        blurhash=fast_blurhash.encode(rgb, across, down, width, height),
+        color=dominant_color(rgba),
+    )

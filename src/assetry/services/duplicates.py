@@ -1,0 +1,38 @@
+"""Duplicates: is an upload's content already in its pool, readable by the uploader?
+
+The spool hashes every upload while it streams in, so the answer costs one indexed query
+and never a decode; with `dedupe` the upload is then answered with the asset already
+stored and nothing new is kept.
+"""
+
+from __future__ import annotations
+
+from assetry.domain.model import Actor, Asset
+from assetry.domain.ports import Database, Spool, StagedFile
+from assetry.services import access
+
+
+class DuplicateService:
+    def __init__(self, db: Database, spool: Spool) -> None:
+        self._db = db
+        self._spool = spool
+
+    async def original(self, pool: str, sha256: str, actor: Actor) -> Asset | None:
+        """The oldest asset of `pool` whose original has this SHA-256 and that `actor`
+        may read (hidden ones only for moderators and admins), or None. Raises
+        PoolNotFound."""
+        async with self._db.transaction(write=False) as tx:
+            found = await tx.pools.get(pool)
+            if not access.can_read_pool(actor, found):
+                return None
+            return await tx.assets.first_with_sha256(pool, sha256,
+                                                     include_hidden=actor.sees_hidden)
+
+    async def deduplicate(self, pool: str, staged: StagedFile, actor: Actor) -> Asset | None:
+        """The asset the staged bytes duplicate (see `original`), with the staged file
+        discarded, so that nothing new is stored; or None, the staged file left as it is.
+        Raises PoolNotFound."""
+        existing = await self.original(pool, staged.sha256, actor)
+        if existing is not None:
+            self._spool.discard(staged)
+        return existing
