@@ -5,7 +5,7 @@ PORT     ?= 8000
 DATA_DIR ?= var
 BIN       = $(VENV)/bin
 
-.PHONY: serve test check lint typecheck bench system-deps clean
+.PHONY: serve test check lint typecheck bench bench-scale system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/bench_delivery.py
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_load.py
+
+# Metadata at 10,000 and 1,000,000 assets on SQLite and PostgreSQL (about 10-15 minutes).
+bench-scale: system-deps $(VENV)/.installed-test
+	$(BIN)/python bench/bench_scale.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
