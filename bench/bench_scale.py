@@ -373,22 +373,23 @@ def report(stores: list[Store], sizes: list[int], plan: dict[tuple[str, int], li
                   f"{(load['to'] - load['from']) / load['seconds']:>9,.0f}")
     print(f"\nLatency in ms over {rounds} interleaved requests per target and size "
           f"({small:,} vs {big:,} assets)")
-    print(f"{'backend':11} {'request':26} {'p50':>7} {'p99':>7} {'p50':>7} {'p99':>7} "
-          f"{'p50 x':>6} {'p99 x':>6}")
+    print(f"{'':38} {f'{small:,} assets':>23} {f'{big:,} assets':>23}")
+    print(f"{'backend':11} {'request':26} {'p50':>7} {'p90':>7} {'p99':>7} {'p50':>7} "
+          f"{'p90':>7} {'p99':>7} {'p50 x':>6} {'p99 x':>6}")
     rows = []
     for store in stores:
         for target in plan[store.backend, small]:
-            a = series[store.backend, small, target.name]
-            b = series[store.backend, big, target.name]
-            row = {"backend": store.backend, "request": target.name,
-                   "small_p50": a.quantile(0.5), "small_p99": a.quantile(0.99),
-                   "big_p50": b.quantile(0.5), "big_p99": b.quantile(0.99)}
+            row: dict[str, Any] = {"backend": store.backend, "request": target.name}
+            for label, size in (("small", small), ("big", big)):
+                samples = series[store.backend, size, target.name]
+                for q in (50, 90, 99):
+                    row[f"{label}_p{q}"] = samples.quantile(q / 100)
             row["p50_ratio"] = row["big_p50"] / row["small_p50"]
             row["p99_ratio"] = row["big_p99"] / row["small_p99"]
             rows.append(row)
-            print(f"{store.backend:11} {target.name:26} {row['small_p50']:7.1f} "
-                  f"{row['small_p99']:7.1f} {row['big_p50']:7.1f} {row['big_p99']:7.1f} "
-                  f"{row['p50_ratio']:6.2f} {row['p99_ratio']:6.2f}")
+            print(f"{store.backend:11} {target.name:26} " + " ".join(
+                f"{row[f'{label}_p{q}']:7.1f}" for label in ("small", "big") for q in (50, 90, 99))
+                + f" {row['p50_ratio']:6.2f} {row['p99_ratio']:6.2f}")
     return {"rows": rows}
 
 
