@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import re
@@ -41,10 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import _scale_data as data  # noqa: E402
-import httpx  # noqa: E402
 import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from _harness import Client, assetry_server, percentile  # noqa: E402
 from sqlalchemy import event  # noqa: E402
+from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
 from tests.support.plans import Query, captured_queries, distinct, explain, full_scans  # noqa: E402
 from tests.support.postgres import (  # noqa: E402
     PostgresServer,
@@ -52,8 +52,8 @@ from tests.support.postgres import (  # noqa: E402
     postgres_bindir,
     running_postgres,
 )
-from tests.support.server import live_server, server_process  # noqa: E402
-from tests.support.tokens import bearer, make_tokens  # noqa: E402
+from tests.support.server import live_server  # noqa: E402
+from tests.support.tokens import make_tokens  # noqa: E402
 
 from assetry.db import migrate  # noqa: E402
 from assetry.db.assets import encode_cursor  # noqa: E402
@@ -92,6 +92,18 @@ class Store:
             engine.dispose()
         return make_tokens(work / f"tokens-{self.backend}", {VIEWER: "viewer"},
                            database_url=self.url)[VIEWER]
+
+    def grow(self, sizes: list[int], work: Path) -> None:
+        """Load the first size, keep a snapshot, load up to the next size, and so on."""
+        loaded = 0
+        for index, size in enumerate(sizes):
+            self.load(data.Stage(count=size - loaded, offset=loaded, seed=index + 1,
+                                 fixtures=index == 0))
+            loaded = size
+            if size != sizes[-1]:
+                self.snapshot(size, work)
+        self.sizes[sizes[-1]] = self.url
+        say(f"{self.backend} at {sizes[-1]:,}: {composition(self.url)}")
 
     def load(self, stage: data.Stage) -> None:
         say(f"{self.backend}: loading {stage.count:,} assets (from {stage.offset:,})")
@@ -197,12 +209,12 @@ def targets(url: str) -> list[Target]:
     ]
 
 
-def item_ids(target: Target, response: httpx.Response) -> list[str]:
-    """The ids the response lists, after checking it is the answer the target expects."""
-    if response.status_code != 200:
-        raise RuntimeError(f"{target.name}: {response.status_code} {response.text[:500]}")
-    body = response.json()
-    items = body["images"] if "images" in body else body["items"]
+def item_ids(target: Target, status: int, body: bytes) -> list[str]:
+    """The ids the answer lists, after checking it is the answer the target expects."""
+    if status != 200:
+        raise RuntimeError(f"{target.name}: {status} {body[:500]!r}")
+    answer = json.loads(body)
+    items = answer["images"] if "images" in answer else answer["items"]
     if target.count is not None and len(items) != target.count:
         raise RuntimeError(f"{target.name}: {len(items)} items, expected {target.count}")
     if any(len(item["versions"]) != 2 for item in items if item["type"] == "image"):
@@ -220,11 +232,12 @@ def check_plans(backend: str, url: str, token: str, work: Path,
     first: dict[str, Query] = {}  #: statement -> its first run, with its parameters
     used_by: dict[str, list[str]] = {}  #: statement -> the requests that run it
     with live_server(work / f"explain-{backend}", database_url=url, render_workers=0,
-                     log_level="warning") as base, \
-            httpx.Client(base_url=base, headers=bearer(token), timeout=120) as client:
+                     log_level="warning") as base:
+        client = Client(int(base.rsplit(":", 1)[1]), token)
         for target in requests:
             with captured_queries() as queries:
-                item_ids(target, client.get(target.path))
+                status, _, body = client.request("GET", target.path)
+                item_ids(target, status, body)
             for query in distinct(queries):
                 first.setdefault(query.statement, query)
                 used_by.setdefault(query.statement, []).append(target.name)
@@ -264,65 +277,61 @@ def _short_plan(line: str) -> str:
 # -- measuring -------------------------------------------------------------------------------
 
 
-@dataclass
-class Series:
-    """The latencies of one request to one server, in seconds."""
-
-    samples: list[float] = field(default_factory=list)
-
-    def quantile(self, q: float) -> float:
-        ordered = sorted(self.samples)
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000  # nearest rank
-
-
-def serve(stack: ExitStack, work: Path, stores: list[Store], token: dict[str, str]
-          ) -> dict[tuple[str, int], httpx.Client]:
-    """One `assetry serve` process per back-end and size (stopped with `stack`), and a
-    viewer's keep-alive client for each."""
+def serve(stack: ExitStack, stores: list[Store], token: dict[str, str]
+          ) -> dict[tuple[str, int], Client]:
+    """One `assetry serve` (one HTTP process: requests come one at a time) per back-end and
+    size, stopped with `stack`; a viewer's keep-alive client for each."""
     clients = {}
     for store in stores:
         for size, url in store.sizes.items():
-            name = f"serve-{store.backend}-{size}"
-            proc = stack.enter_context(server_process(
-                work / name, log=work / f"{name}.log", database_url=url,
-                storage_url=f"file://{work / 'blobs'}", render_workers="0",
-                log_level="warning"))
-            clients[store.backend, size] = stack.enter_context(httpx.Client(
-                base_url=proc.url, headers=bearer(token[store.backend]), timeout=120))
+            server = stack.enter_context(assetry_server(
+                f"serve-{store.backend}-{size}", DATABASE_URL=url, RENDER_WORKERS="0",
+                PROCESSES="1"))
+            clients[store.backend, size] = Client(server.port, token[store.backend])
+            stack.callback(clients[store.backend, size].close)
     return clients
 
 
-def measure(clients: dict[tuple[str, int], httpx.Client],
-            plan: dict[tuple[str, int], list[Target]], rounds: int, warmup: int,
-            deadline: float) -> tuple[dict[tuple[str, int, str], Series], dict[Any, list[str]]]:
-    """`rounds` timed requests per target and server, interleaved, after `warmup` rounds."""
+Samples = dict[tuple[str, int, str], list[float]]  #: (backend, size, request) -> seconds
+
+
+def measure(clients: dict[tuple[str, int], Client], plan: dict[tuple[str, int], list[Target]],
+            rounds: int, warmup: int, deadline: float) -> tuple[Samples, dict[Any, list[str]]]:
+    """`rounds` timed requests per target and server after `warmup` untimed ones. Each
+    round asks every server each request in turn (rotating which server goes first), so
+    that whatever else the machine does hits every size alike."""
     keys = list(clients)
     ids: dict[Any, list[str]] = {}
     for key in keys:
         for target in plan[key]:
-            ids[(*key, target.name)] = item_ids(target, clients[key].get(target.path))
+            ids[(*key, target.name)] = item_ids(target, *_get(clients[key], target.path))
     for _ in range(warmup):
         for key in keys:
             for target in plan[key]:
-                clients[key].get(target.path)
-    series = {(*key, t.name): Series() for key in keys for t in plan[key]}
+                clients[key].request("GET", target.path)
+    samples: Samples = {(*key, t.name): [] for key in keys for t in plan[key]}
     for done in range(rounds):
         order = keys[done % len(keys):] + keys[:done % len(keys)]
         for index in range(len(plan[keys[0]])):
             for key in order:
                 target = plan[key][index]
                 started = time.perf_counter()
-                response = clients[key].get(target.path)
+                status, _ = _get(clients[key], target.path)
                 elapsed = time.perf_counter() - started
-                if response.status_code != 200:
-                    raise RuntimeError(f"{key} {target.name}: {response.status_code}")
-                series[(*key, target.name)].samples.append(elapsed)
+                if status != 200:
+                    raise RuntimeError(f"{key} {target.name}: {status}")
+                samples[(*key, target.name)].append(elapsed)
         if (done + 1) % 50 == 0:
             say(f"  {done + 1} / {rounds} rounds")
         if time.monotonic() > deadline:
             say(f"  time budget spent: stopping after {done + 1} rounds")
             break
-    return series, ids
+    return samples, ids
+
+
+def _get(client: Client, path: str) -> tuple[int, bytes]:
+    status, _, body = client.request("GET", path)
+    return status, body
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -361,7 +370,7 @@ def composition(url: str) -> str:
 
 
 def report(stores: list[Store], sizes: list[int], plan: dict[tuple[str, int], list[Target]],
-           series: dict[tuple[str, int, str], Series], rounds: int) -> dict[str, Any]:
+           samples: Samples, rounds: int) -> dict[str, Any]:
     small, big = sizes[0], sizes[-1]
     print(f"\nLoad (one transaction per {BATCH:,} assets; PostgreSQL: COPY, then ANALYZE)")
     print(f"{'backend':11} {'assets':>21} {'versions':>10} {'attachm.':>9} {'seconds':>8} "
@@ -381,9 +390,9 @@ def report(stores: list[Store], sizes: list[int], plan: dict[tuple[str, int], li
         for target in plan[store.backend, small]:
             row: dict[str, Any] = {"backend": store.backend, "request": target.name}
             for label, size in (("small", small), ("big", big)):
-                samples = series[store.backend, size, target.name]
+                seconds = samples[store.backend, size, target.name]
                 for q in (50, 90, 99):
-                    row[f"{label}_p{q}"] = samples.quantile(q / 100)
+                    row[f"{label}_p{q}"] = percentile(seconds, q) * 1000
             row["p50_ratio"] = row["big_p50"] / row["small_p50"]
             row["p99_ratio"] = row["big_p99"] / row["small_p99"]
             rows.append(row)
@@ -393,7 +402,7 @@ def report(stores: list[Store], sizes: list[int], plan: dict[tuple[str, int], li
     return {"rows": rows}
 
 
-def same_rows(ids: dict[Any, list[str]], stores: list[Store], sizes: list[int]) -> None:
+def same_rows(ids: dict[Any, list[str]], stores: list[Store]) -> None:
     """Both back-ends hold the same rows, so every request must list the same ids."""
     if len(stores) < 2:
         return
@@ -408,7 +417,7 @@ def same_rows(ids: dict[Any, list[str]], stores: list[Store], sizes: list[int]) 
 # -- main ------------------------------------------------------------------------------------
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
@@ -419,68 +428,80 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--minutes", type=float, default=6,
                         help="cap on the timed requests' wall time")
+    parser.add_argument("--max-ratio", type=float, default=3.0,
+                        help="fail when a request's p50 at the biggest size is more than "
+                             "this many times its p50 at the smallest")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def open_stores(stack: ExitStack, backends: list[str], work: Path
+                ) -> tuple[PostgresServer | None, list[Store]]:
+    pg, stores = None, []
+    if "sqlite" in backends:
+        stores.append(Store("sqlite", f"sqlite:///{work / 'sqlite' / 'assetry.db'}"))
+    if "postgresql" in backends:
+        bindir = postgres_bindir()
+        if bindir is None:
+            sys.exit("PostgreSQL server binaries not found: apt-get install postgresql")
+        pg = stack.enter_context(running_postgres(bindir))
+        say(f"PostgreSQL at 127.0.0.1:{pg.port}, ready in {pg.started_in:.1f} s")
+        stores.append(Store("postgresql", create_database(pg.url(), "assetry_scale"),
+                            admin=pg.url()))
+    return pg, stores
+
+
+def verdict(scans: list[str], rows: list[dict[str, Any]], max_ratio: float) -> None:
+    slower = [f"{row['backend']} {row['request']}: p50 {row['p50_ratio']:.1f} times as long"
+              for row in rows if row["p50_ratio"] > max_ratio]
+    if scans:
+        print("\nFAIL: these plans read a whole table:\n  " + "\n  ".join(scans))
+    if slower:
+        print(f"\nFAIL: slower at the biggest size (more than {max_ratio} times the p50):\n  "
+              + "\n  ".join(slower))
+    if scans or slower:
+        sys.exit(1)
+    print("\nOK: no plan reads a whole assets, versions or attachments table, and no p50 "
+          f"grows more than {max_ratio} times")
+
+
+def main() -> None:
+    args = arguments()
     # A plain `kill` must still stop the servers and remove the throwaway cluster.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sizes = sorted(args.sizes)
-    from sqlalchemy.dialects import sqlite as sqlite_dialect
-
     data.check_encoding(sqlite_dialect.dialect())
     work = Path(tempfile.mkdtemp(prefix="assetry-scale-"))
-    scans: list[str] = []
     try:
         with ExitStack() as stack:
-            pg = None
-            stores = []
-            if "sqlite" in args.backends:
-                stores.append(Store("sqlite", f"sqlite:///{work / 'sqlite' / 'assetry.db'}"))
-            if "postgresql" in args.backends:
-                bindir = postgres_bindir()
-                if bindir is None:
-                    sys.exit("PostgreSQL server binaries not found: apt-get install postgresql")
-                pg = stack.enter_context(running_postgres(bindir))
-                say(f"PostgreSQL at 127.0.0.1:{pg.port}, ready in {pg.started_in:.1f} s")
-                stores.append(Store("postgresql", create_database(pg.url(), "assetry_scale"),
-                                    admin=pg.url()))
+            pg, stores = open_stores(stack, args.backends, work)
             facts = machine(pg)
             say("machine: " + "; ".join(f"{k} {v}" for k, v in facts.items())
                 + f"; load average {os.getloadavg()[0]:.1f}")
             token = {store.backend: store.prepare(work) for store in stores}
             for store in stores:
-                loaded = 0
-                for index, size in enumerate(sizes):
-                    store.load(data.Stage(count=size - loaded, offset=loaded, seed=index + 1,
-                                          fixtures=index == 0))
-                    loaded = size
-                    if size != sizes[-1]:
-                        store.snapshot(size, work)
-                store.sizes[sizes[-1]] = store.url
-                say(f"{store.backend} at {sizes[-1]:,}: {composition(store.url)}")
+                store.grow(sizes, work)
             plan = {(store.backend, size): targets(url)
                     for store in stores for size, url in store.sizes.items()}
-            for store in stores:
-                scans += check_plans(store.backend, store.url, token[store.backend], work,
-                                     plan[store.backend, sizes[-1]])
+            scans = [scan for store in stores for scan in check_plans(
+                store.backend, store.url, token[store.backend], work,
+                plan[store.backend, sizes[-1]])]
             say(f"starting {sum(len(s.sizes) for s in stores)} `assetry serve` processes")
-            clients = serve(stack, work, stores, token)
+            clients = serve(stack, stores, token)
             say(f"measuring: {args.warmup} warm-up and {args.requests} timed rounds")
-            series, ids = measure(clients, plan, args.requests, args.warmup,
-                                  time.monotonic() + args.minutes * 60)
-            same_rows(ids, stores, sizes)
-            rounds = min(len(s.samples) for s in series.values())
-            result = report(stores, sizes, plan, series, rounds)
-            result.update(machine=facts, loads={s.backend: s.loads for s in stores},
-                          load_average=os.getloadavg()[0], rounds=rounds)
-            if args.json:
-                args.json.write_text(json.dumps(result, indent=2))
+            samples, ids = measure(clients, plan, args.requests, args.warmup,
+                                   time.monotonic() + args.minutes * 60)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    same_rows(ids, stores)
+    rounds = min(len(seconds) for seconds in samples.values())
+    result = report(stores, sizes, plan, samples, rounds)
+    result.update(machine=facts, loads={s.backend: s.loads for s in stores},
+                  load_average=os.getloadavg()[0], rounds=rounds)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
     say(f"done, load average now {os.getloadavg()[0]:.1f}")
-    if scans:
-        print("\nFAIL: these plans read a whole table:\n  " + "\n  ".join(scans))
-        sys.exit(1)
-    print("\nOK: no plan reads a whole assets, versions or attachments table")
+    verdict(scans, result["rows"], args.max_ratio)
 
 
 if __name__ == "__main__":
