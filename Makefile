@@ -44,7 +44,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_load.py
 
-# Metadata at 10,000 and 1,000,000 assets on SQLite and PostgreSQL (about 10-15 minutes).
+# Metadata at 10,000 and 1,000,000 assets on SQLite and PostgreSQL (13 minutes on the 2-core
+# machine, more when it is busy); not part of `make test` or `make bench`.
 bench-scale: system-deps $(VENV)/.installed-test
 	$(BIN)/python bench/bench_scale.py
 

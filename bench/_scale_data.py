@@ -92,7 +92,7 @@ class Stage:
     count: int
     offset: int
     seed: int
-    fixtures: bool
+    fixtures: bool  #: whether the fixtures the benchmark asks for go in (first stage only)
 
 
 @dataclass

@@ -6,11 +6,12 @@ older ones. Then one real `assetry serve` process per database and size answers 
 requests, interleaved round by round so that the noise of a shared machine hits every
 size alike: a gallery of 10 images, one of 200, the first listing page of the biggest
 pool, a page half-way down its cursor, and the listing filtered by type, by gallery and
-by attachment. It reports p50 and p99 per size and their ratio.
+by attachment. It reports p50, p90 and p99 per size and the ratios of p50 and p99.
 
 It also EXPLAINs every SELECT those requests run (captured from an in-process server on
 the biggest databases) and exits with status 1 if any plan reads a whole `assets`,
-`versions` or `attachments` table.
+`versions` or `attachments` table, or if a p50 at the biggest size is more than
+--max-ratio times the one at the smallest.
 
     .venv/bin/python bench/bench_scale.py [--sizes 10000 1000000] [--requests 300]
 """
@@ -35,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# tests.support holds the throwaway PostgreSQL cluster, `assetry serve` as a process, the
-# token maker and the plan checks; the benchmark uses them as the tests do.
+# tests.support holds the throwaway PostgreSQL cluster, the in-process server, the token
+# maker and the plan checks; the benchmark uses them as the tests do.
 sys.path.insert(0, str(ROOT))
 
 import _scale_data as data  # noqa: E402
