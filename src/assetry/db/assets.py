@@ -210,7 +210,14 @@ class SqlAssetRepository:
         """
         if limit < 1:
             raise Invalid(f"limit must be at least 1, not {limit}", field="limit")
-        stmt = sa.select(assets).where(assets.c.pool == where.pool)
+        in_pool: sa.ColumnElement[bool] = assets.c.pool == where.pool
+        if where.attached_to is not None and self._conn.dialect.name == "sqlite":
+            # SQLite has no statistics unless someone runs ANALYZE, and guesses that
+            # `pool = ?` keeps about ten rows: it would walk the pool rather than start
+            # from the resource's attachments (below). likely(), a no-op when the query
+            # runs, tells it the pool holds most rows. PostgreSQL's statistics say so.
+            in_pool = sa.func.likely(in_pool, type_=sa.Boolean)
+        stmt = sa.select(assets).where(in_pool)
         if where.type is not None:
             stmt = stmt.where(assets.c.type == where.type.value)
         if where.gallery is not None:
@@ -218,10 +225,15 @@ class SqlAssetRepository:
         if where.sha256 is not None:
             stmt = stmt.where(assets.c.sha256 == where.sha256)
         if where.attached_to is not None:
+            # Start from the resource's few attachments, then each asset by its key, rather
+            # than test every asset of the pool, newest first, until enough match (all of
+            # them, for a resource with few assets). IN, not a correlated EXISTS, lets the
+            # plan start there; the rows are the same, as (asset_id, resource) is the key.
             stmt = stmt.where(
-                sa.exists().where(
-                    attachments.c.asset_id == assets.c.id,
-                    attachments.c.resource == where.attached_to,
+                assets.c.id.in_(
+                    sa.select(attachments.c.asset_id).where(
+                        attachments.c.resource == where.attached_to
+                    )
                 )
             )
         if where.attached is not None:
