@@ -93,5 +93,18 @@ export function focalPicker(asset, { save, canEdit }) {
   }
   append(element, [frame, canEdit ? form : null]);
   place(focalPoint(asset));
-  return { element, update: (changed) => place(focalPoint(changed)) };
+  let shown = source.url;
+  const update = (changed) => {
+    // A replace brings new bytes (and maybe a new shape), a patch a new alt text.
+    const now = uncropped(changed);
+    img.alt = `${altText(changed)} (click to set the focal point)`;
+    if (now && now.url !== shown) {
+      shown = now.url;
+      img.width = now.width;
+      img.height = now.height;
+      show(img, now.url, changed);
+    }
+    place(focalPoint(changed));
+  };
+  return { element, update };
 }

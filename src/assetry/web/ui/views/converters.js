@@ -22,7 +22,7 @@ function summary(converter) {
 export async function convertersView(main) {
   const { items } = await api("GET", "/api/converters");
   const nameId = uid("name");
-  const name = h("input", { id: nameId, required: true, pattern: "[a-z0-9_-]{1,64}", spellcheck: "false", "aria-describedby": `${nameId}-hint` });
+  const name = h("input", { id: nameId, required: true, pattern: "[a-z0-9_\\-]{1,64}", spellcheck: "false", "aria-describedby": `${nameId}-hint` });
   const create = h("form", { class: "row" },
     h("div", { class: "field" }, h("label", { for: nameId }, "New converter named"), name,
       h("span", { class: "hint", id: `${nameId}-hint` }, "1–64 of a-z 0-9 - _")),
