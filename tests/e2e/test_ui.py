@@ -108,8 +108,10 @@ def hold(page: Page, pattern: str) -> list[Route]:
 # --------------------------------------------------------------------------- the page itself
 
 
-def test_page_is_served_with_a_strict_policy_and_versioned_files(base_url: str) -> None:
-    r = httpx.get(f"{base_url}/")
+def test_page_is_served_with_a_strict_policy_and_versioned_files(
+        base_url: str, anonymous: httpx.Client) -> None:
+    http = anonymous
+    r = http.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     csp = r.headers["content-security-policy"]
     assert "script-src 'self';" in csp and "default-src 'none'" in csp
@@ -121,18 +123,19 @@ def test_page_is_served_with_a_strict_policy_and_versioned_files(base_url: str) 
     scripts = re.findall(r'(?:src|href)="(/ui/[0-9a-f]{16}/[\w/.-]+)"', r.text)
     assert f"{ui.ASSETS}/main.js" in scripts and f"{ui.ASSETS}/app.css" in scripts
     for path in scripts:
-        file = httpx.get(f"{base_url}{path}")
+        file = http.get(path)
         assert file.status_code == 200, path
         assert file.headers["cache-control"] == "public, max-age=31536000, immutable"
-    module = httpx.get(f"{base_url}{ui.ASSETS}/views/asset.js")
+    module = http.get(f"{ui.ASSETS}/views/asset.js")
     assert module.headers["content-type"] == "text/javascript; charset=utf-8"
-    assert httpx.get(f"{base_url}/ui/0123456789abcdef/main.js").status_code == 404
+    assert http.get("/ui/0123456789abcdef/main.js").status_code == 404
     for escape in ("../ui.py", "%2e%2e/ui.py", "..%2fui.py", "views/../../ui.py"):
         # Raw bytes on the wire (httpx would tidy the dots away): never a file outside ui/.
         answer = raw_request(base_url, "GET", f"{ui.ASSETS}/{escape}", extra_headers=[])
         assert answer.status_code in (307, 404), escape  # 307: Starlette adds a slash
         assert b"import" not in answer.content
-    assert httpx.get(f"{base_url}{ui.ASSETS}/nope.js").status_code == 404
+    assert http.get(f"{ui.ASSETS}/nope.js").status_code == 404
+    http.close()
 
 
 def test_sign_in_keeps_the_token_in_this_tab_only(page: Page, tokens: dict[str, str]) -> None:
