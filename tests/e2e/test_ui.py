@@ -28,6 +28,10 @@ from tests.support.tokens import bearer
 
 expect.set_options(timeout=20_000)
 
+ARCHIVE = b"assetry test archive\n" + bytes(range(256)) * (9 * 1024 * 1024 // 256)  # a "file"
+CHUNK = 4 * 1024 * 1024  # tus.js's CHUNK
+UPLOADS = re.compile(r"/api/pools/default/uploads")
+
 
 @pytest.fixture(scope="module")
 def browser(base_url: str, tokens: dict[str, str]) -> Iterator[Browser]:
@@ -336,60 +340,123 @@ def test_upload_many_files_with_progress_and_the_servers_error_on_each(
     assert client.get("/api/pools/photos/assets").json()["items"][0]["filename"] == "dropped.png"
 
 
-def test_a_file_over_the_pools_limit_shows_the_413(
+def test_files_over_the_pools_limit_show_the_413(
         page: Page, client: httpx.Client, tokens: dict[str, str], tmp_path: Path) -> None:
+    """A small file over the limit (one multipart POST, refused from Content-Length) and
+    a large one (tus: refused at creation, from Upload-Length) both show the server's
+    413 on their row."""
     put_pool(client, "tiny", max_size=20_000)
     large = write(tmp_path, "large.jpg", noise(500, 400, seed=9))
+    huge = write(tmp_path, "archive.bin", ARCHIVE)
     assert large.stat().st_size > 20_000
-    r = client.post("/api/pools/tiny/assets", files={"file": (large.name, large.read_bytes())})
-    assert r.status_code == 413
+    expected = {
+        "large.jpg": client.post("/api/pools/tiny/assets",
+                                 files={"file": (large.name, large.read_bytes())}),
+        "archive.bin": client.post("/api/pools/tiny/uploads", headers={
+            "Tus-Resumable": "1.0.0", "Upload-Length": str(len(ARCHIVE))}),
+    }
+    assert {r.status_code for r in expected.values()} == {413}
     sign_in(page, tokens["editor"], "editor")
     page.goto("/#/pools/tiny")
-    page.locator("input[type=file].file-input").set_input_files([large])
-    row = page.locator(".uploads .upload")
-    expect(row).to_have_attribute("data-state", "failed")
-    expect(row.locator(".upload-state")).to_have_text("Failed (413)")
-    expect(row.locator(".upload-error")).to_have_text(r.json()["detail"])
+    page.locator("input[type=file].file-input").set_input_files([large, huge])
+    for name, answer in expected.items():
+        row = page.locator(".uploads .upload").filter(has_text=name)
+        expect(row).to_have_attribute("data-state", "failed")
+        expect(row.locator(".upload-state")).to_have_text("Failed (413)")
+        expect(row.locator(".upload-error")).to_have_text(answer.json()["detail"])
+    expect(page.locator(".uploads .upload").filter(has_text="archive.bin")).to_have_attribute(
+        "data-resumable", "true")
     assert client.get("/api/pools/tiny/assets").json()["items"] == []
 
 
-def test_large_files_go_resumable_exactly_when_the_server_offers_tus(
+
+
+def tus_requests(page: Page) -> list[tuple[str, str | None]]:
+    """(method, Upload-Offset) of every tus request the page sends from now on."""
+    seen: list[tuple[str, str | None]] = []
+    page.on("request", lambda r: seen.append((r.method, r.headers.get("upload-offset")))
+            if UPLOADS.search(r.url) else None)
+    return seen
+
+
+def last_asset(client: httpx.Client, pool: str = "default") -> dict[str, Any]:
+    found: dict[str, Any] = client.get(f"/api/pools/{pool}/assets",
+                                       params={"limit": 1}).json()["items"][0]
+    return found
+
+
+def test_large_files_go_through_tus_and_survive_a_broken_connection(
         page: Page, client: httpx.Client, tokens: dict[str, str], tmp_path: Path) -> None:
-    """Files of 8 MB and more use the tus endpoint when OPTIONS on the pool's uploads URL
-    answers with Tus-Version 1.0.0, else one multipart POST; either way the asset is
-    made from exactly these bytes."""
+    """Files of 8 MB and more go through the tus endpoint the server offers (OPTIONS on
+    the pool's uploads URL answers Tus-Version 1.0.0): created, then PATCHed in 4 MiB
+    chunks. A chunk whose connection breaks is resumed from where the server says (HEAD)."""
     offered = client.options("/api/pools/default/uploads")
-    tus = offered.status_code in (200, 204) and "1.0.0" in offered.headers.get("tus-version", "")
-    data = b"assetry test archive\n" + bytes(range(256)) * (9 * 1024 * 1024 // 256)  # a "file"
-    big = write(tmp_path, "archive.bin", data)
+    assert offered.status_code == 204 and offered.headers["tus-version"] == "1.0.0"
+    big = write(tmp_path, "archive.bin", ARCHIVE)
     sign_in(page, tokens["editor"], "editor")
     page.goto("/#/pools/default")
-    if tus:
-        # Break the second chunk's connection once: the client asks where the upload stands
-        # (HEAD) and resumes from there.
-        broken: list[str] = []
+    broken: list[str] = []
 
-        def break_once(route: Route) -> None:
-            if route.request.method == "PATCH" and route.request.headers.get(
-                    "upload-offset") != "0" and not broken:
-                broken.append(route.request.url)
-                route.abort("connectionreset")
-            else:
-                route.continue_()
+    def break_once(route: Route) -> None:
+        if route.request.method == "PATCH" and route.request.headers.get(
+                "upload-offset") == str(CHUNK) and not broken:
+            broken.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
 
-        page.route(re.compile(r"/api/pools/default/uploads/"), break_once)
+    page.route(UPLOADS, break_once)
+    sent = tus_requests(page)
     page.locator("input[type=file].file-input").set_input_files([big])
     row = page.locator(".uploads .upload")
     expect(row).to_have_attribute("data-state", "done", timeout=60_000)
-    if tus:
-        assert broken, "the second chunk was never sent"
-        expect(row).to_have_attribute("data-resumable", "true")
-    else:
-        assert row.get_attribute("data-resumable") is None
-    asset = client.get("/api/pools/default/assets", params={"limit": 1}).json()["items"][0]
-    assert (asset["filename"], asset["size"]) == ("archive.bin", len(data))
-    assert client.get(asset["content_url"]).content == data
+    expect(row).to_have_attribute("data-resumable", "true")
+    assert broken, "the second chunk was never sent"
+    patches = [offset for method, offset in sent if method == "PATCH"]
+    assert patches == ["0", str(CHUNK), str(CHUNK), str(2 * CHUNK)]
+    assert ("HEAD", None) in sent  # it asked where to resume
+    asset = last_asset(client)
+    assert (asset["filename"], asset["size"]) == ("archive.bin", len(ARCHIVE))
+    assert client.get(asset["content_url"]).content == ARCHIVE
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('assetry.tus'))") == []
+
+
+def test_a_tus_upload_left_half_way_resumes_in_a_new_tab(
+        page: Page, client: httpx.Client, tokens: dict[str, str], tmp_path: Path) -> None:
+    big = write(tmp_path, "archive.bin", ARCHIVE)
+    sign_in(page, tokens["editor"], "editor")
+    page.goto("/#/pools/default")
+    # The second chunk never gets an answer; the tab is closed while it waits.
+    stalled: list[Route] = []
+    page.route(UPLOADS, lambda route: stalled.append(route)
+               if route.request.method == "PATCH" and route.request.headers.get("upload-offset")
+               != "0" else route.continue_())
+    # The second chunk is sent only after the server recorded the first.
+    with page.expect_request(lambda r: r.method == "PATCH"
+                             and r.headers.get("upload-offset") == str(CHUNK)):
+        page.locator("input[type=file].file-input").set_input_files([big])
+    stored = page.evaluate(
+        "Object.entries(localStorage).filter(([k]) => k.startsWith('assetry.tus'))")
+    assert len(stored) == 1 and stored[0][1].startswith("/api/pools/default/uploads/")
+    upload_url = stored[0][1]
+    context = page.context
+    page.close()
+    # (an upload is its creator's: ask with the editor's token)
+    half = client.head(upload_url, headers={"Tus-Resumable": "1.0.0", **bearer(tokens["editor"])})
+    assert half.status_code == 200
+    assert half.headers["upload-offset"] == str(CHUNK)
+
+    tab = context.new_page()
+    sign_in(tab, tokens["editor"], "editor")
+    tab.goto("/#/pools/default")
+    sent = tus_requests(tab)
+    tab.locator("input[type=file].file-input").set_input_files([big])
+    expect(tab.locator(".uploads .upload")).to_have_attribute("data-state", "done")
+    # The feature check, where the upload stands, then only the missing chunks.
+    assert [m for m, _ in sent][:2] == ["OPTIONS", "HEAD"] and ("POST", None) not in sent
+    assert [o for m, o in sent if m == "PATCH"] == [str(CHUNK), str(2 * CHUNK)]
+    asset = last_asset(client)
+    assert client.get(asset["content_url"]).content == ARCHIVE
 
 
 # --------------------------------------------------------------------------- the asset page
