@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect
 
 from assetry.web import ui
-from tests.support.browser import ARTIFACTS, README_SCREENSHOT, chromium
+from tests.support.browser import ARTIFACTS, README_SCREENSHOT, chromium, keep_screenshot
 from tests.support.images import noise, photo_crops, solid
 from tests.support.rawhttp import raw_request
 from tests.support.tokens import bearer
@@ -63,7 +63,7 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
 
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True, animations="disabled")
 
 
 def sign_in(page: Page, token: str, name: str) -> None:
@@ -96,6 +96,14 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
     path = tmp_path / name
     path.write_bytes(data)
     return path
+
+
+def thumbhash_of_solid(r: int, g: int, b: int) -> str:
+    """The ThumbHash of a solid colour, made by the format's rules (its header's DC terms in
+    the LPQ colour space; no detail terms), base64 as servers send it."""
+    luma, p, q = (r + g + b) / 765, (r + g) / 510 - b / 255, (r - g) / 255
+    header = round(63 * luma) | round(31.5 + 31.5 * p) << 6 | round(31.5 + 31.5 * q) << 12
+    return base64.b64encode(header.to_bytes(3, "little") + bytes(5)).decode()
 
 
 def hold(page: Page, pattern: str) -> list[Route]:
@@ -208,6 +216,7 @@ def test_grid_newest_first_with_placeholders_infinite_scroll_and_filters(
         body = response.json()
         if body["items"] and body["items"][0]["id"] == library[0]["id"]:
             body["items"][0]["placeholder"] = {"color": "#ff8800"}
+            body["items"][1]["placeholder"] = {"thumbhash": thumbhash_of_solid(200, 60, 60)}
         route.fulfill(response=response, json=body)
 
     page.route(re.compile(r"/api/pools/library/assets\?"), with_placeholder)
@@ -220,15 +229,19 @@ def test_grid_newest_first_with_placeholders_infinite_scroll_and_filters(
     first, second = tiles.nth(0).locator(".thumb"), tiles.nth(1).locator(".thumb")
     colour = "e => getComputedStyle(e).backgroundColor"
     assert first.evaluate(colour) == "rgb(255, 136, 0)"
-    assert second.evaluate(colour) == "rgb(227, 230, 235)"  # the neutral box
+    average = re.fullmatch(r"rgb\((\d+), (\d+), (\d+)\)", second.evaluate(colour))
+    assert average is not None
+    assert [int(c) for c in average.groups()] == pytest.approx([200, 60, 60], abs=6)
+    third = tiles.nth(2).locator(".thumb")
+    assert third.evaluate(colour) == "rgb(227, 230, 235)"  # the neutral box
     assert first.locator("img").evaluate("i => getComputedStyle(i).opacity") == "0"
     expect(tiles.nth(0)).to_contain_text("forest-path-12.jpg")
     expect(tiles.nth(0)).to_contain_text(f"JPEG · {by(960, 720)}")
     assert first.locator("img").get_attribute("alt") == "forest path photo 12"
     size_before = first.bounding_box()
     assert size_before is not None and size_before["width"] == size_before["height"]
-    assert second.bounding_box() == pytest.approx({**size_before, "x": size_before["x"]
-                                                   + size_before["width"] + 14.4}, abs=1.5)
+    assert third.bounding_box() == pytest.approx({**size_before, "x": size_before["x"]
+                                                  + 2 * (size_before["width"] + 14.4)}, abs=2)
 
     page.unroute(re.compile(r"/versions/"))
     for route in pictures:
@@ -241,8 +254,7 @@ def test_grid_newest_first_with_placeholders_infinite_scroll_and_filters(
     expect(status).to_have_text("48 assets shown; more below.")
     page.set_viewport_size({"width": 1280, "height": 1000})
     page.evaluate("window.scrollTo(0, 0)")
-    README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=README_SCREENSHOT)
+    keep_screenshot(page.screenshot(animations="disabled"), README_SCREENSHOT)
     shot(page, "grid")
 
     page.locator(".sentinel").scroll_into_view_if_needed()  # infinite scroll

@@ -50,3 +50,24 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def keep_screenshot(png: bytes, path: Path) -> bool:
+    """Write `png` to `path` unless the file there shows the same picture already.
+
+    Chromium's image decoding may differ run to run by a few levels in a few pixels; a
+    committed screenshot rewritten for that would change on every test run. Same size
+    and under 0.1% of the pixels off by more than 8 levels counts as the same. Whether it
+    wrote."""
+    import pyvips
+
+    if path.exists():
+        old = pyvips.Image.new_from_file(str(path))
+        new = pyvips.Image.new_from_buffer(png, "")
+        if (old.width, old.height, old.bands) == (new.width, new.height, new.bands):
+            off = ((old.cast("short") - new.cast("short")).abs() > 8).bandor()
+            if off.avg() / 255 < 0.001:
+                return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png)
+    return True
