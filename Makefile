@@ -5,7 +5,7 @@ PORT     ?= 8000
 DATA_DIR ?= var
 BIN       = $(VENV)/bin
 
-.PHONY: serve test check lint typecheck bench bench-scale system-deps clean
+.PHONY: serve test check lint typecheck bench bench-scale system-deps test-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 system-deps:
 	@bash scripts/system-deps.sh libmagic1 postgresql
 
+# The web UI's browser tests drive Debian's chromium (Playwright never downloads one);
+# one fixed font keeps the README's screenshot the same on every machine.
+test-deps:
+	@bash scripts/system-deps.sh chromium fonts-dejavu-core
+
 serve: system-deps $(VENV)/.installed
 	$(BIN)/assetry migrate --data-dir $(DATA_DIR)
 	$(BIN)/assetry serve --host 127.0.0.1 --port $(PORT) --data-dir $(DATA_DIR)
@@ -34,7 +39,7 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
-test: system-deps $(VENV)/.installed-test lint typecheck
+test: system-deps test-deps $(VENV)/.installed-test lint typecheck
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-test

@@ -2,6 +2,7 @@
 # Installs the Debian packages given as arguments when they are missing (as root, with
 # apt-get); elsewhere it names the missing ones and leaves the rest to the operator.
 #   make serve/test: libmagic1 (content sniffing), postgresql (the real server tests start)
+#   make test:       chromium (the web UI's browser tests; Playwright drives it, downloads none)
 #   make bench:      wrk (the load generator of bench/bench_delivery.py)
 set -euo pipefail
 wanted=("$@")

@@ -411,6 +411,7 @@ def all_endpoints(world: World) -> dict[str, tuple[str, str, dict[str, Any]]]:
         "PUT /api/converters/{name}": ("PUT", "/api/converters/default",
                                        {"json": CONVERTER_BODY}),
         "DELETE /api/converters/{name}": ("DELETE", "/api/converters/default", {}),
+        "GET /api/me": ("GET", "/api/me", {}),
     }
 
 
@@ -424,7 +425,7 @@ ENDPOINT_NAMES = [
     "POST /api/assets/{id}/convert", "POST /api/assets/{id}/attachments",
     "DELETE /api/assets/{id}/attachments", "GET /api/galleries/{id}", "GET /api/galleries",
     "GET /api/converters", "GET /api/converters/{name}", "PUT /api/converters/{name}",
-    "DELETE /api/converters/{name}",
+    "DELETE /api/converters/{name}", "GET /api/me",
 ]
 
 
@@ -529,6 +530,14 @@ def test_revoked_token_is_401_and_listed_without_its_secret(world: World,
     assert "revoked" in line and "editor" in line
     assert secret not in listing
     assert secret[4:] not in listing and secret[4:20] not in listing
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_me_names_the_callers_token_and_role(world: World, role: str) -> None:
+    r = world.http.get("/api/me", headers=world.auth(role))
+    assert r.status_code == 200, r.text
+    expected = {"name": None, "role": None} if role == "anonymous" else {"name": role, "role": role}
+    assert r.json() == expected
 
 
 # --------------------------------------------------------------------------- hidden assets

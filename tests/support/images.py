@@ -59,3 +59,22 @@ def with_alpha(width: int, height: int) -> bytes:
 
 def load(data: bytes) -> pyvips.Image:
     return pyvips.Image.new_from_buffer(data, "")
+
+
+def photo_crops(count: int, *, width: int = 960, height: int = 720) -> list[bytes]:
+    """`count` JPEGs cut from the two corpus photos (different regions, shapes and tones),
+    for pages that should look like a real photo library (the README's screenshot)."""
+    sources = [pyvips.Image.new_from_file(str(corpus(name)), shrink=2)
+               for name in ("photo_12mp.jpg", "photo_b_12mp.jpg")]
+    out = []
+    for i in range(count):
+        image = sources[i % 2]
+        w = min(image.width, int(width * (1.0 + (i % 3) * 0.35)))
+        h = min(image.height, int(w * height / width))
+        left = (i * 397) % (image.width - w + 1)
+        top = (i * 211) % (image.height - h + 1)
+        crop = image.crop(left, top, w, h).thumbnail_image(width, height=height)
+        if i % 4 == 3:  # a few warmer ones, so the grid is not all blue and green
+            crop = (crop * [1.25, 1.0, 0.8]).cast("uchar")
+        out.append(bytes(crop.jpegsave_buffer(Q=85)))
+    return out

@@ -17,9 +17,18 @@ from assetry.config import Settings
 from assetry.domain.ports import Fetcher
 from assetry.errors import AssetryError
 from assetry.process import die_with_parent, limit_malloc_arenas
-from assetry.web import docs, errors, openapi
+from assetry.web import docs, errors, openapi, ui
 from assetry.web.auth import Authentication
-from assetry.web.routes import assets, converters, galleries, health, pools, rpc, uploads_tus
+from assetry.web.routes import (
+    assets,
+    caller,
+    converters,
+    galleries,
+    health,
+    pools,
+    rpc,
+    uploads_tus,
+)
 from assetry.web.tus import TusProtocol
 
 log = logging.getLogger(__name__)
@@ -89,7 +98,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)
     app.add_exception_handler(HTTPException, errors.on_http_error)
     app.add_exception_handler(Exception, errors.on_unexpected)
-    for module in (pools, uploads_tus, assets, galleries, converters, health, docs, rpc):
+    for module in (pools, uploads_tus, assets, galleries, converters, caller, health, docs, rpc,
+                   ui):
         app.include_router(module.router)
     openapi.install(app)
     app.add_middleware(Authentication, own_errors=frozenset({rpc.PATH}))

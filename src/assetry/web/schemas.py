@@ -136,6 +136,12 @@ class ConverterListOut(BaseModel):
     items: list[ConverterOut]
 
 
+class CallerOut(BaseModel):
+    name: str | None = Field(description="the token's name; null for an anonymous caller")
+    role: str | None = Field(description="viewer, editor, moderator or admin; null for an "
+                                         "anonymous caller")
+
+
 class HealthOut(BaseModel):
     status: str
     database: str
