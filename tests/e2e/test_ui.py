@@ -217,7 +217,11 @@ def test_grid_newest_first_with_placeholders_infinite_scroll_and_filters(
         if body["items"] and body["items"][0]["id"] == library[0]["id"]:
             body["items"][0]["placeholder"] = {"color": "#ff8800"}
             body["items"][1]["placeholder"] = {"thumbhash": thumbhash_of_solid(200, 60, 60)}
+            body["items"][2]["placeholder"] = None  # as for assets stored before placeholders
+            served.append(body["items"][3]["placeholder"])  # the server's own
         route.fulfill(response=response, json=body)
+
+    served: list[Any] = []
 
     page.route(re.compile(r"/api/pools/library/assets\?"), with_placeholder)
     sign_in(page, tokens["admin"], "admin")
@@ -234,6 +238,11 @@ def test_grid_newest_first_with_placeholders_infinite_scroll_and_filters(
     assert [int(c) for c in average.groups()] == pytest.approx([200, 60, 60], abs=6)
     third = tiles.nth(2).locator(".thumb")
     assert third.evaluate(colour) == "rgb(227, 230, 235)"  # the neutral box
+    # The server computes placeholders at upload: the fourth tile shows its colour.
+    hex_colour = served[0]["color"]
+    rgb = [int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]
+    fourth = tiles.nth(3).locator(".thumb")
+    assert fourth.evaluate(colour) == f"rgb({rgb[0]}, {rgb[1]}, {rgb[2]})"
     assert first.locator("img").evaluate("i => getComputedStyle(i).opacity") == "0"
     expect(tiles.nth(0)).to_contain_text("forest-path-12.jpg")
     expect(tiles.nth(0)).to_contain_text(f"JPEG · {by(960, 720)}")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assetry.bootstrap import Services
+from assetry.domain.caching import pinned
 from assetry.domain.model import Actor
 from assetry.domain.rows import (
     COLUMNS,
@@ -35,10 +36,13 @@ class Context:
     sign: Sign  #: signs byte URLs of non-public pools, like the REST Asset JSON
 
     def uri(self, row: Row) -> str:
-        """A working URL of the row's bytes: the original's content or the version."""
+        """A working URL of the row's bytes: the original's content or the version, pinned
+        to those bytes (`?v=`) like the REST Asset JSON's URLs."""
         if row.version is None:
-            return self.sign(row.asset, f"{asset_url(row.asset.id)}/content")
-        return self.sign(row.asset, version_url(row.asset.id, row.version.name))
+            return pinned(self.sign(row.asset, f"{asset_url(row.asset.id)}/content"),
+                          row.asset.sha256)
+        return pinned(self.sign(row.asset, version_url(row.asset.id, row.version.name)),
+                      row.version.sha256)
 
     async def locate(self, raw_id: Any, field: str = "id") -> Row:
         """The row (asset or version) with this id, if the caller may read it. Raises
