@@ -34,7 +34,6 @@ from assetry.services.health import HealthService
 from assetry.services.imports import ImportService
 from assetry.services.ingest import IngestService
 from assetry.services.maintenance import MaintenanceService
-from assetry.services.metrics import Metrics
 from assetry.services.pools import PoolService
 from assetry.services.rendering import Renderer
 from assetry.services.resumable import ResumableUploadService
@@ -42,6 +41,7 @@ from assetry.services.signing import UrlSigner
 from assetry.services.tokens import TokenService
 from assetry.services.transforms import TransformService
 from assetry.services.versions import VersionService
+from assetry.telemetry.prometheus import PrometheusMetrics
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Services:
     galleries: GalleryService
     content: ContentReader
     health: HealthService
-    metrics: Metrics
+    metrics: PrometheusMetrics
     maintenance: MaintenanceService
     tokens: TokenService
     signer: UrlSigner
@@ -135,7 +135,7 @@ async def open_services(
         cpu = CpuPool(settings.render_threads, settings.render_timeout,
                       on_demand_queue=settings.render_queue, gate=slots.hold)
         stack.callback(cpu.close)
-        metrics = Metrics()
+        metrics = PrometheusMetrics()
         cache = AssetCache(settings.delivery_cache_ttl)
         wake = _Wake()
         renderer = Renderer(processor, cpu, blobs, metrics)

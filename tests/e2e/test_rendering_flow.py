@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,14 +11,13 @@ import httpx
 
 from tests.e2e.test_upload import upload
 from tests.support.images import load, noise, solid
+from tests.support.metrics import scrape, value
 from tests.support.server import admin_client, server_process
 from tests.support.tokens import bearer, make_tokens
 
 
 def counter(client: httpx.Client, name: str) -> int:
-    text = client.get("/metrics").text
-    m = re.search(rf"^assetry_{name}_total (\d+)$", text, re.M)
-    return int(m.group(1)) if m else 0
+    return int(scrape(client, f"assetry_{name}_total"))
 
 
 def wait_ready(client: httpx.Client, url: str, timeout: float = 60) -> dict:
@@ -51,7 +49,8 @@ def test_upload_answers_with_versions_made_from_its_one_decode(tmp_path: Path) -
         assert (versions["detail"]["width"], versions["detail"]["height"]) == (800, 800)
         assert (versions["thumbnail"]["width"], versions["thumbnail"]["height"]) == (100, 100)
         assert counter(c, "renders") == 1  # one decode proved the image and made both
-        assert 'assetry_jobs{state="queued"} 0' in c.get("/metrics").text  # no job left
+        jobs = value(c.get("/metrics").text, "assetry_jobs", state="queued")
+        assert jobs == 0  # no job left (and the gauge is there: None would be absent)
         for name in ("detail", "thumbnail"):
             assert c.get(versions[name]["url"]).status_code == 200
         assert counter(c, "renders") == 1

@@ -1,17 +1,28 @@
-"""Process-wide counters the service keeps about itself (exposed as /metrics)."""
+"""The Metrics port: what the services report about their work (exposed as /metrics).
+
+The services know only this Protocol; the adapter that keeps the values
+(assetry.telemetry.prometheus.PrometheusMetrics, through prometheus_client) is chosen
+by the composition root. Reporting is cheap, never blocks and never fails for a known
+name, so it may be called from any coroutine.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from typing import Protocol
 
 
-@dataclass
-class Metrics:
-    """Monotonic counters, keyed by name; cheap to bump from any coroutine."""
-
-    counters: Counter[str] = field(default_factory=Counter)
-    render_seconds: float = 0.0
-
+class Metrics(Protocol):
     def bump(self, name: str, by: int = 1) -> None:
-        self.counters[name] += by
+        """Add `by` to the counter `name`: assets_created, assets_replaced,
+        assets_deleted, renders, renders_on_demand, versions_rendered, versions_failed.
+        An unknown name is a bug (KeyError)."""
+
+    def observe_render(self, seconds: float, versions: Sequence[str]) -> None:
+        """One render (one decode of an original) took `seconds` and made `versions`
+        (their names; none when it failed as a whole)."""
+
+    def render_failed(self, reason: str, count: int = 1) -> None:
+        """`count` render failures for `reason`: "undecodable" (the original did not
+        decode), "timeout" (over the time limit) or "version" (one version failed
+        alone; the decode and the other versions succeeded)."""

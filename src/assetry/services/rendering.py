@@ -22,6 +22,7 @@ from assetry.domain.media import SAME_FORMAT
 from assetry.domain.model import Version, VersionStatus
 from assetry.domain.placeholder import min_decode_scale
 from assetry.domain.ports import BlobStore, Decoded, ImageProcessor, RenderFailure, RenderRequest
+from assetry.errors import RenderFailed, UndecodableImage
 from assetry.services import keys
 from assetry.services.cpu import CpuPool, Lane
 from assetry.services.disposal import dispose
@@ -87,12 +88,23 @@ class Renderer:
         if placeholder:
             scale = max(scale, min_decode_scale(source))
         started = time.perf_counter()
+        made: list[str] = []  # names of the versions made, for the duration by version
         try:
             results = await self._cpu.run(self._processor.render, path, mime_type, requests,
                                           scale, placeholder, lane=lane)
+            made = [v.name for v, r in zip(versions, results, strict=True)
+                    if not isinstance(r, RenderFailure)]
+        except UndecodableImage:
+            self._metrics.render_failed("undecodable")
+            raise
+        except RenderFailed:
+            self._metrics.render_failed("timeout")
+            raise
         finally:
-            self._metrics.render_seconds += time.perf_counter() - started
+            self._metrics.observe_render(time.perf_counter() - started, made)
         self._metrics.bump("renders")
+        if len(made) < len(versions):
+            self._metrics.render_failed("version", len(versions) - len(made))
         finished = Decoded[Version](placeholder=results.placeholder)
         try:
             for version, result in zip(versions, results, strict=True):

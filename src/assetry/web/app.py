@@ -19,6 +19,7 @@ from assetry.errors import AssetryError
 from assetry.process import die_with_parent, limit_malloc_arenas
 from assetry.web import docs, errors, openapi, ui
 from assetry.web.auth import Authentication
+from assetry.web.request_metrics import RequestMetrics
 from assetry.web.routes import (
     assets,
     caller,
@@ -104,7 +105,8 @@ def create_app(
     openapi.install(app)
     app.add_middleware(Authentication, own_errors=frozenset({rpc.PATH}))
     app.add_middleware(TusProtocol)  # outside Authentication: tus headers on its 401s too
-    app.add_middleware(SecurityHeaders)  # outermost: its headers go on every answer
+    app.add_middleware(SecurityHeaders)  # its headers go on every answer
+    app.add_middleware(RequestMetrics)  # outermost: it counts and times every answer
     return app
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import anyio.to_thread
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, Response
 
+from assetry.errors import BackendUnavailable
+from assetry.telemetry.prometheus import CONTENT_TYPE
 from assetry.web import schemas
 from assetry.web.deps import ServicesDep
 
@@ -21,16 +24,17 @@ async def health(services: ServicesDep) -> JSONResponse:
                         status_code=200 if ok else 503)
 
 
-@router.get("/metrics", response_class=PlainTextResponse, operation_id="getMetrics")
-async def metrics(services: ServicesDep) -> PlainTextResponse:
-    """Prometheus text format."""
-    lines = []
-    for name, value in sorted(services.metrics.counters.items()):
-        lines += [f"# TYPE assetry_{name}_total counter", f"assetry_{name}_total {value}"]
-    lines += ["# TYPE assetry_render_seconds_total counter",
-              f"assetry_render_seconds_total {services.metrics.render_seconds:.6f}"]
-    lines.append("# TYPE assetry_jobs gauge")
-    for state, count in sorted((await services.health.jobs()).items()):
-        lines.append(f'assetry_jobs{{state="{state}"}} {count}')
-    return PlainTextResponse("\n".join(lines) + "\n",
-                             media_type="text/plain; version=0.0.4; charset=utf-8")
+@router.get("/metrics", response_class=Response, operation_id="getMetrics",
+            responses={200: {"content": {"text/plain": {}},
+                             "description": "Prometheus text format"}})
+async def metrics(services: ServicesDep) -> Response:
+    """Prometheus text format: this process's metrics, or the sum over every worker
+    process of `assetry serve`, and the durable jobs by state (left out while the
+    database does not answer, so the rest can still be scraped)."""
+    try:
+        jobs: dict[str, int] | None = await services.health.jobs()
+    except BackendUnavailable:
+        jobs = None
+    # Off the event loop: in multiprocess mode this reads every process's files.
+    text = await anyio.to_thread.run_sync(services.metrics.exposition, jobs)
+    return Response(text, media_type=CONTENT_TYPE)
