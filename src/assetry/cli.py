@@ -71,6 +71,12 @@ def serve(
     for name, value in overrides.items():
         if value is not None:
             os.environ[f"ASSETRY_{name.upper()}"] = str(value)
+    # Metrics: every worker process keeps its values in one directory, and /metrics
+    # answered by any of them sums all (prometheus_client's multiprocess mode). Set
+    # before any worker (or, with one process, the app) imports prometheus_client.
+    from assetry.telemetry.multiprocess import ENVIRONMENT, claim_directory
+
+    os.environ[ENVIRONMENT] = str(claim_directory(settings.run_dir))
     # Once, before any worker starts (they must not race to migrate), and in a child
     # process: this supervisor then never loads the app's libraries and stays small.
     subprocess.run([sys.executable, "-m", "assetry", "migrate"], check=True,
