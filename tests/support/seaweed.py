@@ -49,6 +49,7 @@ class SeaweedServer:
     process: subprocess.Popen[bytes]
     directory: Path
     ports: dict[str, int]  #: HTTP port by service; each gRPC port is this + 10000
+    args: list[str] = field(repr=False)
     log_path: Path = field(repr=False)
     spawned_at: float = field(repr=False)
     started_in: float = 0.0  #: seconds from spawn to the first successful PUT
@@ -75,8 +76,10 @@ class SeaweedServer:
         except OSError:
             return "(no log)"
 
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 10 s (after heavy writes shutdown can take 30 s)."""
+    def halt(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s: after heavy writes shutdown
+        can take 30 s), keeping its files: `resume` brings it back, with its data, on the
+        same ports."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -84,12 +87,21 @@ class SeaweedServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        shutil.rmtree(self.directory, ignore_errors=True)
         # weed may leave gRPC unix sockets in /tmp (a fixed path, not $TMPDIR), named by
         # port; these ports are ours.
         for port in self.ports.values():
             for sock in Path("/tmp").glob(f"seaweedfs-*-{port + _GRPC_OFFSET}.sock"):
                 sock.unlink(missing_ok=True)
+
+    def resume(self) -> None:
+        """Start a halted server again and wait until a PUT succeeds."""
+        self.process, self.spawned_at = _spawn(self.args, self.directory, self.log_path)
+        _wait_ready(self)
+
+    def stop(self) -> None:
+        """`halt`, then remove the server's files."""
+        self.halt()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 @contextmanager
@@ -155,18 +167,24 @@ def _start(binary: Path) -> SeaweedServer:
     for service, port in ports.items():
         args += [f"-{service}.port={port}", f"-{service}.port.grpc={port + _GRPC_OFFSET}"]
     log_path = directory / "weed.log"
-    spawned_at = time.monotonic()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=directory
-        )
+    process, spawned_at = _spawn(args, directory, log_path)
     return SeaweedServer(
         process=process,
         directory=directory,
         ports=ports,
+        args=args,
         log_path=log_path,
         spawned_at=spawned_at,
     )
+
+
+def _spawn(args: list[str], directory: Path, log_path: Path
+           ) -> tuple[subprocess.Popen[bytes], float]:
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=directory
+        )
+    return process, time.monotonic()
 
 
 def _wait_ready(server: SeaweedServer) -> None:

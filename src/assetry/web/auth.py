@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assetry.domain.model import ANONYMOUS, Actor
-from assetry.errors import Unauthenticated
-from assetry.web.errors import problem
+from assetry.errors import AssetryError, Unauthenticated
+from assetry.web.errors import domain_problem
 
 #: methods that only read; every other method of the API needs credentials
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -18,7 +18,8 @@ class Authentication:
     Runs before routing so that credentials are checked first: a request without them to
     a writing method, or with a malformed, unknown or revoked token, is 401 before its
     body is parsed or any asset is looked up (so it can learn nothing, not even whether
-    an id exists). What each role may then do is decided by the services.
+    an id exists); a token that cannot be looked up because the database is unreachable
+    is 503. What each role may then do is decided by the services.
 
     `own_errors` are paths (the JSON-RPC endpoint) that answer in a format of their own:
     there bad credentials are not a 401 but left in `scope["state"]["credentials_error"]`
@@ -43,14 +44,16 @@ class Authentication:
             actor = await self._actor(scope)
             if not own and actor.role is None and scope["method"] not in READS:
                 raise Unauthenticated("changes need credentials: Authorization: Bearer <token>")
-        except Unauthenticated as exc:
+        except AssetryError as exc:
+            # Unauthenticated, or BackendUnavailable when the token cannot be looked up
+            # (the database is down): answered here, as the routes' errors are, since
+            # this runs outside the app's exception handlers.
             if own:
                 state["credentials_error"] = exc
                 actor = ANONYMOUS
             else:
-                response = problem(401, exc.message)
-                response.headers["WWW-Authenticate"] = 'Bearer realm="assetry"'
-                await response(scope, receive, send)
+                await domain_problem(exc, f"{scope['method']} {scope['path']}")(
+                    scope, receive, send)
                 return
         state["actor"] = actor
         await self.app(scope, receive, send)

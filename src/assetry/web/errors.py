@@ -61,10 +61,15 @@ def problem(status: int, detail: str, *, field: str | None = None, **extra: Any)
 
 async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.AssetryError)
+    return domain_problem(exc, f"{request.method} {request.url.path}")
+
+
+def domain_problem(exc: errors.AssetryError, where: str) -> JSONResponse:
+    """The answer to a domain error raised while serving `where` (for the log): its
+    status from STATUS, a problem+json body, and the headers its kind calls for."""
     status = status_for(exc)
     if status == 500:
-        log.error("unmapped domain error on %s %s", request.method, request.url.path,
-                  exc_info=exc)
+        log.error("unmapped domain error on %s", where, exc_info=exc)
     extra: dict[str, Any] = {}
     if isinstance(exc, errors.Hidden):
         extra = {"reason": "hidden", "modified_by": exc.modified_by,

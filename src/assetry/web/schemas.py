@@ -143,9 +143,13 @@ class CallerOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: str
-    database: str
-    storage: str
+    status: str = Field(description='"ok", or "unavailable" when a part below is not "ok"')
+    database: str = Field(description='"ok", or "unavailable: " and the reason')
+    storage: str = Field(description='"ok", or "unavailable: " and the reason')
+
+
+class LiveOut(BaseModel):
+    status: str = Field(description='always "ok": the process is up and serving')
 
 
 class FieldError(BaseModel):

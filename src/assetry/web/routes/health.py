@@ -1,4 +1,5 @@
-"""/health and /metrics."""
+"""Health for load balancers and orchestrators (/health/live, /health/ready, /health) and
+the Prometheus metrics (/metrics)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,34 @@ from assetry.web.deps import ServicesDep
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/health", response_model=schemas.HealthOut, operation_id="getHealth",
-            responses={503: {"model": schemas.HealthOut}})
-async def health(services: ServicesDep) -> JSONResponse:
-    """200 when the database and the blob store answer, else 503 naming the failing part."""
+@router.get("/health/live", response_model=schemas.LiveOut, operation_id="getLiveness")
+async def live() -> JSONResponse:
+    """200 while the process serves requests; checks nothing else (a liveness probe
+    must not fail because the database or the store is down: restarting would not help)."""
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/health/ready", response_model=schemas.HealthOut, operation_id="getReadiness",
+            responses={503: {"model": schemas.HealthOut,
+                             "description": "The database or the blob store does not "
+                                            "answer; the failing part says why"}})
+async def ready(services: ServicesDep) -> JSONResponse:
+    """200 when the database and the blob store answer, else 503 naming the failing part.
+    Each is probed on every call, for at most a few seconds, so the answer turns back to
+    200 by itself once they are back."""
     parts = await services.health.check()
     ok = all(v == "ok" for v in parts.values())
     return JSONResponse({"status": "ok" if ok else "unavailable", **parts},
                         status_code=200 if ok else 503)
+
+
+@router.get("/health", response_model=schemas.HealthOut, operation_id="getHealth",
+            responses={503: {"model": schemas.HealthOut,
+                             "description": "The database or the blob store does not "
+                                            "answer; the failing part says why"}})
+async def health(services: ServicesDep) -> JSONResponse:
+    """The same answer as /health/ready (kept for the clients of the original contract)."""
+    return await ready(services)
 
 
 @router.get("/metrics", response_class=Response, operation_id="getMetrics",
