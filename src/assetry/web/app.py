@@ -99,14 +99,17 @@ def create_app(
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)
     app.add_exception_handler(HTTPException, errors.on_http_error)
     app.add_exception_handler(Exception, errors.on_unexpected)
-    for module in (pools, uploads_tus, assets, galleries, converters, caller, health, docs, rpc,
-                   ui):
-        app.include_router(module.router)
+    routers = [module.router for module in
+               (pools, uploads_tus, assets, galleries, converters, caller, health, docs, rpc,
+                ui)]
+    for router in routers:
+        app.include_router(router)
     openapi.install(app)
     app.add_middleware(Authentication, own_errors=frozenset({rpc.PATH}))
     app.add_middleware(TusProtocol)  # outside Authentication: tus headers on its 401s too
     app.add_middleware(SecurityHeaders)  # its headers go on every answer
-    app.add_middleware(RequestMetrics)  # outermost: it counts and times every answer
+    # Outermost: it counts and times every answer, also those given before routing.
+    app.add_middleware(RequestMetrics, routes=[r for router in routers for r in router.routes])
     return app
 
 
