@@ -20,6 +20,18 @@ def test_every_setting_is_described_and_documented() -> None:
         assert f"`ASSETRY_{name.upper()}`" in documented, name
 
 
+def test_every_metric_is_documented() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from assetry.telemetry.prometheus import PrometheusMetrics
+
+    documented = (ROOT / "docs" / "api.md").read_text()
+    text = PrometheusMetrics().exposition({"queued": 0}).decode()
+    for family in text_string_to_metric_families(text):
+        name = f"{family.name}_total" if family.type == "counter" else family.name
+        assert f"| `{name}` | {family.type} |" in documented, name
+
+
 def test_readme_opens_with_the_two_commands() -> None:
     head = "\n".join((ROOT / "README.md").read_text().splitlines()[:40])
     assert "make serve" in head and "make test" in head
