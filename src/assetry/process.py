@@ -101,7 +101,9 @@ class HostSlots:
         while True:
             start = random.randrange(self.count)
             for i in range(self.count):
-                fd = self._try(self._paths[(start + i) % self.count])
+                # A fresh descriptor each time: flock belongs to the open file, so two
+                # threads sharing one descriptor would both "hold" the same slot.
+                fd = try_lock(self._paths[(start + i) % self.count])
                 if fd is not None:
                     try:
                         yield
@@ -111,16 +113,17 @@ class HostSlots:
             time.sleep(pause)
             pause = min(pause * 2, 0.01)
 
-    @staticmethod
-    def _try(path: Path) -> int | None:
-        # A fresh descriptor each time: flock belongs to the open file, so two threads
-        # sharing one descriptor would both "hold" the same slot.
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                return None
-            raise
-        return fd
+
+def try_lock(path: Path) -> int | None:
+    """A new descriptor of `path` (created if missing) holding an exclusive flock on it,
+    or None when another open file holds the lock. Closing the descriptor, or the death
+    of its process, releases the lock."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return None
+        raise
+    return fd

@@ -57,6 +57,19 @@ def assert_unavailable(answer: httpx.Response, part: str) -> None:
     assert part in answer.json()["detail"], answer.json()
 
 
+def assert_unready(client: httpx.Client, *, down: str, up: str) -> None:
+    """/health/ready and /health: a quick 503 naming the part that is down; /health/live:
+    200, since the process itself is fine."""
+    for path in ("/health/ready", "/health"):
+        answer = quickly(client.get, path)
+        assert answer.status_code == 503, answer.text
+        body = answer.json()
+        assert body["status"] == "unavailable" and body[up] == "ok"
+        assert body[down].startswith("unavailable: ")
+    live = quickly(client.get, "/health/live")
+    assert (live.status_code, live.json()) == (200, {"status": "ok"})
+
+
 def wait_ready(client: httpx.Client) -> None:
     deadline = time.monotonic() + RECOVERY
     while (answer := client.get("/health/ready")).status_code != 200:
@@ -95,28 +108,26 @@ def serve(tmp_path: Path) -> Iterator[Callable[[str, SeaweedServer], Service]]:
         yield start
 
 
+def one_asset(service: Service, seaweed: SeaweedServer, image: bytes
+              ) -> tuple[dict[str, Any], set[str]]:
+    """Before the outage: one image uploaded (its JSON) and the keys in the bucket."""
+    kept: dict[str, Any] = upload(service.admin, image).json()
+    stored = bucket_keys(seaweed, service.prefix)
+    assert len(stored) == 3  # the original and its two versions
+    assert service.anonymous.get("/health/ready").status_code == 200
+    return kept, stored
+
+
 def test_a_database_outage_is_a_quick_503_and_heals_by_itself(
         own_postgres: PostgresServer, seaweed: SeaweedServer,
         serve: Callable[[str, SeaweedServer], Service]) -> None:
     service = serve(create_database(own_postgres.url(), "assetry"), seaweed)
     admin, anonymous = service.admin, service.anonymous
-    kept = upload(admin, solid(640, 480)).json()
-    stored = bucket_keys(seaweed, service.prefix)
-    assert len(stored) == 3  # the original and its two versions
-    assert anonymous.get("/health/ready").status_code == 200
+    kept, stored = one_asset(service, seaweed, solid(640, 480))
 
     own_postgres.halt()
     try:
-        ready = quickly(anonymous.get, "/health/ready")
-        assert ready.status_code == 503
-        body = ready.json()
-        assert body["status"] == "unavailable" and body["storage"] == "ok"
-        assert body["database"].startswith("unavailable: ")
-        old = quickly(anonymous.get, "/health")
-        assert old.status_code == 503 and old.json()["storage"] == "ok"
-        assert old.json()["database"].startswith("unavailable: ")
-        live = quickly(anonymous.get, "/health/live")
-        assert (live.status_code, live.json()) == (200, {"status": "ok"})
+        assert_unready(anonymous, down="database", up="storage")
 
         # With a token: the token check itself needs the database (this was a 500).
         assert_unavailable(quickly(upload, admin, solid(320, 240)), "database")
@@ -154,20 +165,11 @@ def test_a_store_outage_is_a_quick_503_and_heals_by_itself(
         service = serve(create_database(postgres, name), own_seaweed)
         admin, anonymous = service.admin, service.anonymous
         original = solid(640, 480)
-        kept = upload(admin, original).json()
-        stored = bucket_keys(own_seaweed, service.prefix)
-        assert len(stored) == 3
-        assert anonymous.get("/health/ready").status_code == 200
+        kept, stored = one_asset(service, own_seaweed, original)
 
         own_seaweed.halt()
         try:
-            ready = quickly(anonymous.get, "/health/ready")
-            assert ready.status_code == 503
-            body = ready.json()
-            assert body["status"] == "unavailable" and body["database"] == "ok"
-            assert body["storage"].startswith("unavailable: ")
-            live = quickly(anonymous.get, "/health/live")
-            assert (live.status_code, live.json()) == (200, {"status": "ok"})
+            assert_unready(anonymous, down="storage", up="database")
 
             # What needs the store's bytes is a 503 ...
             assert_unavailable(quickly(upload, admin, solid(320, 240)), "blob store")

@@ -2,21 +2,23 @@
 that /metrics answered by any of them reports the sum over all of them
 (prometheus_client's multiprocess mode).
 
-Standard library only: the `serve` supervisor calls `claim_directory` before any worker
-starts, and must not import prometheus_client itself, which chooses where it keeps
-values once, when it is first imported, from the environment variable ENVIRONMENT.
+Standard library only (and assetry.process): the `serve` supervisor calls
+`claim_directory` before any worker starts, and must not import prometheus_client
+itself, which chooses where it keeps values once, when it is first imported, from the
+environment variable ENVIRONMENT.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import errno
 import fcntl
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+
+from assetry.process import try_lock
 
 #: the variable prometheus_client reads when it is first imported
 ENVIRONMENT = "PROMETHEUS_MULTIPROC_DIR"
@@ -43,7 +45,7 @@ def claim_directory(run_dir: Path) -> Path:
             _remove_if_abandoned(lock)
         directory = root / str(os.getpid())
         lock = directory.with_suffix(".lock")
-        fd = _try_lock(lock)
+        fd = try_lock(lock)
         if fd is None:
             raise RuntimeError(f"{lock} is held by another process with this pid")
         shutil.rmtree(directory, ignore_errors=True)  # left by a dead process of our pid
@@ -53,7 +55,7 @@ def claim_directory(run_dir: Path) -> Path:
 
 
 def _remove_if_abandoned(lock: Path) -> None:
-    fd = _try_lock(lock)
+    fd = try_lock(lock)
     if fd is None:
         return  # its supervisor is alive
     try:
@@ -77,17 +79,3 @@ def _locked(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def _try_lock(path: Path) -> int | None:
-    """An open descriptor holding an exclusive lock on `path`, or None when another
-    process holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            return None
-        raise
-    return fd
