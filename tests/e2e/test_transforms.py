@@ -20,6 +20,7 @@ from assetry.domain.transforms import canonical_query, signature_base
 from assetry.services.transforms import TransformService
 from tests.e2e.test_upload import upload
 from tests.support.images import banded, load
+from tests.support.metrics import samples
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,22 @@ def counter(client: httpx.Client, name: str) -> int:
         if line.startswith(f"assetry_{name}_total "):
             return int(float(line.split()[1]))
     return 0
+
+
+def test_transform_renders_are_timed_under_one_label_not_one_per_url(
+    anonymous: httpx.Client, client: httpx.Client, image: dict[str, Any], sign: Any,
+) -> None:
+    def timed() -> dict[str, float]:
+        text = client.get("/metrics").text
+        return {dict(labels)["version"]: v for (name, labels), v in samples(text).items()
+                if name == "assetry_render_duration_seconds_count"}
+
+    before = timed()
+    for width in (61, 62):  # two URLs, two stored results, two names
+        assert anonymous.get(sign(image["id"], w=width, format="png")).status_code == 200
+    after = timed()
+    assert after["transform"] == before.get("transform", 0) + 2
+    assert set(after) - set(before) <= {"transform"}  # no label per transform name
 
 
 def test_pools_say_whether_they_serve_transforms(client: httpx.Client) -> None:

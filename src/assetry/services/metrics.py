@@ -15,12 +15,14 @@ from typing import Protocol
 class Metrics(Protocol):
     def bump(self, name: str, by: int = 1) -> None:
         """Add `by` to the counter `name`: assets_created, assets_replaced,
-        assets_deleted, renders, renders_on_demand, versions_rendered, versions_failed.
-        An unknown name is a bug (KeyError)."""
+        assets_deleted, renders, renders_on_demand, versions_rendered, versions_failed,
+        transforms_rendered, transforms_stored_served. An unknown name is a bug
+        (KeyError): a new counter is declared in the adapter and documented first."""
 
     def observe_render(self, seconds: float, versions: Sequence[str]) -> None:
         """One render (one decode of an original) took `seconds` and made `versions`
-        (their names; none when it failed as a whole)."""
+        (their specs' names; none when it failed as a whole). The names become a
+        label's values, so they must be few: converter version names, "transform"."""
 
     def render_failed(self, reason: str, count: int = 1) -> None:
         """`count` render failures for `reason`: "undecodable" (the original did not

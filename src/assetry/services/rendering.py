@@ -88,11 +88,14 @@ class Renderer:
         if placeholder:
             scale = max(scale, min_decode_scale(source))
         started = time.perf_counter()
-        made: list[str] = []  # names of the versions made, for the duration by version
+        # The specs' names of the versions made, for the duration by version: a converter
+        # version's own name, "transform" for every on-the-fly transform (whose version
+        # names are as many as the URLs signed: too many for a metric's label).
+        made: list[str] = []
         try:
             results = await self._cpu.run(self._processor.render, path, mime_type, requests,
                                           scale, placeholder, lane=lane)
-            made = [v.name for v, r in zip(versions, results, strict=True)
+            made = [v.spec.name for v, r in zip(versions, results, strict=True)
                     if not isinstance(r, RenderFailure)]
         except UndecodableImage:
             self._metrics.render_failed("undecodable")

@@ -35,6 +35,8 @@ COUNTERS: Mapping[str, str] = {
     "renders_on_demand": "Renders started by a GET of a version not made yet.",
     "versions_rendered": "Versions made and stored, ready to serve.",
     "versions_failed": "Versions stored as failed because their render failed.",
+    "transforms_rendered": "On-the-fly transforms rendered (their first request).",
+    "transforms_stored_served": "On-the-fly transforms served from their stored result.",
 }
 
 #: why a render failed (the `reason` label of assetry_render_failures_total)
