@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 from tests.support.metrics import samples, value
 
@@ -63,3 +66,16 @@ def test_unknown_names_are_bugs_not_new_series() -> None:
         metrics.bump("asset_created")
     with pytest.raises(ValueError, match="reason"):
         metrics.render_failed("exploded")
+
+
+def test_every_counter_the_services_bump_is_declared() -> None:
+    # A name bumped but not declared would be a KeyError, a 500, in the request that
+    # counts it; this finds it before any request does.
+    services = Path(__file__).resolve().parents[3] / "src" / "assetry" / "services"
+    bumped = {call.args[0].value
+              for path in services.glob("*.py")
+              for call in ast.walk(ast.parse(path.read_text()))
+              if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+              and call.func.attr == "bump" and isinstance(call.args[0], ast.Constant)}
+    assert {"renders", "assets_created"} <= bumped  # the scan finds the calls
+    assert bumped <= set(COUNTERS), bumped - set(COUNTERS)
