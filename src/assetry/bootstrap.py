@@ -15,6 +15,7 @@ from assetry.blobs import open_blob_store
 from assetry.blobs.spool import DiskSpool
 from assetry.config import Settings
 from assetry.db.engine import SqlDatabase
+from assetry.domain.notices import Topic
 from assetry.domain.ports import Fetcher
 from assetry.fetch.fetcher import SafeFetcher
 from assetry.fetch.policy import AddressPolicy
@@ -136,18 +137,24 @@ async def open_services(
                       on_demand_queue=settings.render_queue, gate=slots.hold)
         stack.callback(cpu.close)
         metrics = PrometheusMetrics()
-        cache = AssetCache(settings.delivery_cache_ttl)
+        cache = AssetCache(settings.delivery_cache_ttl, notices=db.notices)
         wake = _Wake()
         renderer = Renderer(processor, cpu, blobs, metrics)
         versions = VersionService(db, blobs, renderer, metrics, cache,
+                                  db.render_locks(wait_limit=settings.render_timeout),
                                   scratch=settings.spool_dir, on_enqueued=wake)
         worker = Worker(
             db.jobs, handlers(versions),
             concurrency=max(1, settings.render_workers),
             max_attempts=settings.job_max_attempts,
             stale_after=settings.render_timeout * 2 + 60,
+            poll_interval=settings.job_poll_interval,
         )
         wake.target = worker
+        # Jobs enqueued by other processes (and, after the channel reopens, any that
+        # may have been missed) wake the idle claim loops.
+        db.notices.subscribe(lambda n: wake() if n.topic in (Topic.JOB, Topic.RESYNC)
+                             else None)
         ingest = IngestService(
             db, blobs, spool, processor, cpu, metrics, renderer,
             max_pixels=settings.max_pixels, max_upload_size=settings.max_upload_size,

@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(
         5, ge=1, description="Tries of a job whose failures look transient before it is given up."
     )
+    job_poll_interval: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds an idle render worker waits before looking for due jobs again. "
+        "On PostgreSQL a new job wakes every worker at once (LISTEN/NOTIFY), so this is "
+        "only the fallback; on SQLite it is how a separate `assetry worker` notices jobs.",
+    )
     cache_max_age: int = Field(
         3600,
         ge=0,

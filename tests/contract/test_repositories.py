@@ -89,30 +89,6 @@ class Backend:
     clock: FakeClock
 
 
-@pytest.fixture(scope="session")
-def postgres_template(postgres: str) -> Iterator[str]:
-    """A migrated database every PostgreSQL test copies (CREATE DATABASE .. TEMPLATE)."""
-    name = unique_name("assetry_template")
-    migrate.upgrade(create_database(postgres, name))
-    yield name
-    drop_database(postgres, name)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A freshly migrated database of its own for each test."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'data' / 'assetry.db'}"
-        migrate.upgrade(url)
-        yield url
-        return
-    admin = request.getfixturevalue("postgres")
-    template = request.getfixturevalue("postgres_template")
-    name = unique_name("assetry_test")
-    yield create_database(admin, name, template=template)
-    drop_database(admin, name)
-
-
 @pytest.fixture
 async def backend(database_url: str) -> AsyncIterator[Backend]:
     clock = FakeClock()
@@ -1148,6 +1124,49 @@ async def test_finish_version_moves_only_a_pending_version(db: SqlDatabase) -> N
     )
 
 
+async def test_reserve_version_key_is_a_compare_and_set_on_pending_rows(
+    db: SqlDatabase,
+) -> None:
+    asset_id = uuid4()
+    detail, thumb = make_version(asset_id, "detail"), make_version(asset_id, "thumbnail")
+    await add(db, make_asset(id=asset_id, versions=(detail, thumb)))
+    async with db.transaction() as tx:
+        assert await tx.assets.reserve_version_key(detail.id, previous=None, key="v/d1")
+        # Another render read the row before that: its reservation no longer applies.
+        assert not await tx.assets.reserve_version_key(detail.id, previous=None, key="v/d2")
+        # The next render takes over from the one that never finished.
+        assert await tx.assets.reserve_version_key(detail.id, previous="v/d1", key="v/d3")
+        assert await tx.assets.finish_version(thumb.id, status=VersionStatus.FAILED,
+                                              error="x")
+        assert not await tx.assets.reserve_version_key(thumb.id, previous=None, key="v/t")
+        assert not await tx.assets.reserve_version_key(uuid4(), previous=None, key="v/u")
+    got = (await get(db, asset_id)).version("detail")
+    assert got is not None
+    assert (got.status, got.blob_key) == (VersionStatus.PENDING, "v/d3")
+
+
+async def test_finish_version_lands_only_for_the_render_holding_the_reservation(
+    db: SqlDatabase,
+) -> None:
+    asset_id = uuid4()
+    detail = make_version(asset_id, "detail")
+    await add(db, make_asset(id=asset_id, versions=(detail,)))
+    async with db.transaction() as tx:
+        assert await tx.assets.reserve_version_key(detail.id, previous=None, key="v/a")
+        assert await tx.assets.reserve_version_key(detail.id, previous="v/a", key="v/b")
+    async with db.transaction() as tx:
+        # The render that reserved v/a was taken over (or never reserved at all).
+        assert not await tx.assets.finish_version(
+            detail.id, status=VersionStatus.READY, blob_key="v/a", reserved="v/a")
+        assert not await tx.assets.finish_version(
+            detail.id, status=VersionStatus.READY, blob_key="v/x")
+        assert await tx.assets.finish_version(
+            detail.id, status=VersionStatus.READY, blob_key="v/b", reserved="v/b")
+    got = (await get(db, asset_id)).version("detail")
+    assert got is not None
+    assert (got.status, got.blob_key) == (VersionStatus.READY, "v/b")
+
+
 async def test_finish_version_refuses_unknown_facts_and_pending(db: SqlDatabase) -> None:
     async with db.transaction() as tx:
         with pytest.raises(ValueError, match="facts"):
@@ -1214,6 +1233,22 @@ async def test_blob_keys_lists_originals_and_rendered_versions(db: SqlDatabase) 
     async with db.transaction() as tx:
         keys = [key async for key in tx.assets.blob_keys()]
     assert sorted(keys) == ["o/1", "o/2", "v/1a", "v/2a"]
+
+
+async def test_blob_keys_lists_reservations_of_pending_versions_only_when_asked(
+    db: SqlDatabase,
+) -> None:
+    asset_id = uuid4()
+    ready = make_version(asset_id, "a", blob_key="v/a", status=VersionStatus.READY)
+    pending = make_version(asset_id, "b")
+    await add(db, make_asset(id=asset_id, blob_key="o/1", versions=(ready, pending)))
+    async with db.transaction() as tx:
+        assert await tx.assets.reserve_version_key(pending.id, previous=None, key="v/b")
+    async with db.transaction() as tx:
+        everything = sorted([key async for key in tx.assets.blob_keys()])
+        required = sorted([key async for key in tx.assets.blob_keys(reserved=False)])
+    assert everything == ["o/1", "v/a", "v/b"]
+    assert required == ["o/1", "v/a"]
 
 
 # -- transactions ------------------------------------------------------------------------
@@ -1360,6 +1395,58 @@ async def test_job_requeue_stale_puts_back_only_old_running_jobs(backend: Backen
     assert again is not None
     assert (again.id, again.attempts) == (stale.id, 2)
     assert await db.jobs.requeue_stale(older_than=300) == 0
+
+
+async def test_job_claim_ends_with_the_claiming_session_on_postgresql(
+    postgres_url: str,
+) -> None:
+    async with SqlDatabase.open(postgres_url) as sweeper:
+        worker = SqlDatabase.open(postgres_url)
+        try:
+            await enqueue(worker, n=1)
+            await enqueue(worker, n=2)
+            first, second = await worker.jobs.claim(), await worker.jobs.claim()
+            assert first is not None and second is not None
+            # Its worker is alive: no sweep takes a job away, however short the window.
+            assert await sweeper.jobs.requeue_stale(older_than=3600) == 0
+            await worker.jobs.complete(first.id)
+        finally:
+            await worker.aclose()  # the process ends: so does its session
+        started = time.monotonic()
+        assert await sweeper.jobs.requeue_stale(older_than=3600) == 1
+        assert time.monotonic() - started < 1
+        assert await sweeper.jobs.counts() == {"queued": 1, "running": 0, "failed": 0}
+        again = await sweeper.jobs.claim()
+        assert again is not None
+        assert (again.id, again.attempts) == (second.id, 2)
+        assert await last_error(sweeper, second.id) == (
+            "requeued: its worker stopped or took longer than 3600 s")
+
+
+async def test_job_claim_ends_when_the_server_ends_the_claiming_session(
+    postgres_url: str,
+) -> None:
+    async with SqlDatabase.open(postgres_url) as sweeper, \
+            SqlDatabase.open(postgres_url) as worker:
+        await enqueue(worker)
+        job = await worker.jobs.claim()
+        assert job is not None
+        # As when the worker's host vanishes and the server notices.
+        async with sweeper.engine.connect() as conn:
+            ended = (await conn.execute(sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = :name"),
+                {"name": f"assetry {os.getpid()} locks"})).scalars().all()
+        assert ended == [True]  # the worker's lock session (the sweeper has none open)
+        for _ in range(100):
+            if await sweeper.jobs.requeue_stale(older_than=3600):
+                break
+            await asyncio.sleep(0.02)  # the backend takes a moment to go
+        else:
+            raise AssertionError("the claim outlived its session")
+        assert await sweeper.jobs.counts() == {"queued": 1, "running": 0, "failed": 0}
+        await worker.jobs.complete(job.id)  # the late worker's answer is harmless
+        assert await sweeper.jobs.counts() == {"queued": 0, "running": 0, "failed": 0}
 
 
 async def test_job_concurrent_claims_never_return_the_same_job(db: SqlDatabase) -> None:

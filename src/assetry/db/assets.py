@@ -362,6 +362,22 @@ class SqlAssetRepository:
                 page.append(Row(asset, version))
         return RowPage(rows=tuple(page), count=count)
 
+    async def reserve_version_key(self, version_id: UUID, *, previous: str | None,
+                                  key: str) -> bool:
+        """Record `key` on a *pending* version as where a render is about to store its
+        bytes, in place of `previous` (what the row named when read). False when the
+        version is no longer pending or names another key."""
+        result = await self._conn.execute(
+            sa.update(versions_table)
+            .where(
+                versions_table.c.id == version_id,
+                versions_table.c.status == VersionStatus.PENDING.value,
+                versions_table.c.blob_key.is_not_distinct_from(previous),
+            )
+            .values(blob_key=key)
+        )
+        return result.rowcount == 1
+
     async def finish_version(
         self,
         version_id: UUID,
@@ -370,22 +386,25 @@ class SqlAssetRepository:
         blob_key: str | None = None,
         facts: dict[str, Any] | None = None,
         error: str | None = None,
+        reserved: str | None = None,
     ) -> bool:
-        """Move a *pending* version to ready or failed, recording `blob_key`, `error` and
-        the `facts` (any of width, height, mime_type, size, sha256). False if it is no
-        longer pending (replaced, deleted, or finished by another worker)."""
+        """Move a *pending* version that still names `reserved` to ready or failed,
+        recording `blob_key`, `error` and the `facts` (any of width, height, mime_type,
+        size, sha256). False otherwise (replaced, deleted, finished or taken over by
+        another render)."""
         if status is VersionStatus.PENDING:
             raise ValueError("finish_version moves a version to ready or failed, not pending")
         facts = facts or {}
         if unknown := set(facts) - VERSION_FACTS:
             raise ValueError(f"unknown version facts {sorted(unknown)}")
-        # The status condition makes this a compare-and-set: of two workers finishing the
-        # same version, or a worker racing a replacement, exactly one write wins.
+        # The conditions make this a compare-and-set: of two renders finishing the same
+        # version, or a render racing a replacement, exactly one write wins.
         result = await self._conn.execute(
             sa.update(versions_table)
             .where(
                 versions_table.c.id == version_id,
                 versions_table.c.status == VersionStatus.PENDING.value,
+                versions_table.c.blob_key.is_not_distinct_from(reserved),
             )
             .values(status=status.value, blob_key=blob_key, error=error, **facts)
         )
@@ -474,13 +493,15 @@ class SqlAssetRepository:
         )
         return result.rowcount > 0
 
-    async def blob_keys(self) -> AsyncIterator[str]:
-        """Every blob key a row points at: originals, then versions. Iterate it before
-        the transaction ends."""
-        for stmt in (
-            sa.select(assets.c.blob_key),
-            sa.select(versions_table.c.blob_key).where(versions_table.c.blob_key.is_not(None)),
-        ):
+    async def blob_keys(self, *, reserved: bool = True) -> AsyncIterator[str]:
+        """Every blob key a row points at: originals, then versions (pending versions'
+        reservations only with `reserved`). Iterate it before the transaction ends."""
+        of_versions = sa.select(versions_table.c.blob_key).where(
+            versions_table.c.blob_key.is_not(None))
+        if not reserved:
+            of_versions = of_versions.where(
+                versions_table.c.status != VersionStatus.PENDING.value)
+        for stmt in (sa.select(assets.c.blob_key), of_versions):
             result = await self._conn.stream(stmt)
             async for key in result.scalars():
                 yield key

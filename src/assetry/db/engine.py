@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -12,11 +13,15 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from assetry.db.assets import SqlAssetRepository
 from assetry.db.converters import SqlConverterRepository
 from assetry.db.jobs import SqlJobQueue, SqlJobStore
+from assetry.db.locks import VersionLocks
+from assetry.db.notices import LocalNotices, PgNotices
 from assetry.db.pools import SqlPoolRepository
+from assetry.db.session import PgSession
 from assetry.db.tokens import SqlTokenRepository
 from assetry.db.uploads import SqlUploadRepository
 from assetry.domain.ports import (
@@ -24,7 +29,9 @@ from assetry.domain.ports import (
     ConverterRepository,
     JobQueue,
     JobStore,
+    Notices,
     PoolRepository,
+    RenderLocks,
     TokenRepository,
     Transaction,
     UploadRepository,
@@ -123,8 +130,22 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(
         async_url(url),
         pool_pre_ping=True,  # a restarted server must not fail the next request
-        connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+        connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
+                      "application_name": application_name()},
     )
+
+
+def application_name(role: str = "") -> str:
+    """How this process's PostgreSQL connections name themselves (pg_stat_activity):
+    `assetry PID`, plus `locks` for the session holding its advisory locks and `notices`
+    for the one listening on the notice channel."""
+    return " ".join(filter(None, ("assetry", str(os.getpid()), role)))
+
+
+def _conninfo(url: str) -> str:
+    """A libpq connection URI for a postgresql:// URL (psycopg without SQLAlchemy)."""
+    parsed, _ = _parse(url)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _utc_now() -> datetime:
@@ -158,25 +179,53 @@ class SqlDatabase:
     """
 
     jobs: JobStore
+    #: what this process changed, every other process hears (LISTEN/NOTIFY on PostgreSQL)
+    notices: Notices
 
-    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = _utc_now,
+                 url: str | None = None) -> None:
         self._engine = engine
         self._clock = clock
-        self.jobs = SqlJobStore(self._begin, clock)
+        self._session: PgSession | None = None
+        self._notices: PgNotices | None = None
+        if url is not None and engine.dialect.name == "postgresql":
+            self._session = PgSession(create_async_engine(
+                async_url(url), poolclass=NullPool,
+                connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
+                              "application_name": application_name("locks")}))
+            self._notices = PgNotices(_conninfo(url), self._begin,
+                                      application_name=application_name("notices"),
+                                      connect_timeout=POSTGRES_CONNECT_TIMEOUT_S)
+        self.notices = self._notices or LocalNotices()
+        self.jobs = SqlJobStore(self._begin, clock, self._session)
 
     @classmethod
     def open(cls, url: str, *, clock: Callable[[], datetime] = _utc_now) -> SqlDatabase:
         """A database for `url`; connects lazily, so an unreachable server surfaces as
         BackendUnavailable on first use. `clock` gives the current UTC time (tests pass a
-        fake one). Raises ConfigError for an unsupported URL."""
-        return cls(create_engine(url), clock=clock)
+        fake one). Raises ConfigError for an unsupported URL.
+
+        On PostgreSQL the process also gets a session of its own for advisory locks (job
+        claims, render locks) and, once something subscribes to `notices`, a connection
+        listening on the notice channel."""
+        return cls(create_engine(url), clock=clock, url=url)
+
+    def render_locks(self, *, wait_limit: float) -> RenderLocks:
+        """Render locks across every process on this database (PostgreSQL), or within this
+        process (SQLite); a wait for one gives up after `wait_limit` seconds."""
+        return VersionLocks(self._session, wait_limit=wait_limit)
 
     @property
     def engine(self) -> AsyncEngine:
         return self._engine
 
     async def aclose(self) -> None:
-        """Close every pooled connection. Safe to call twice."""
+        """Send the notices still waiting, end the lock session (releasing every lock this
+        process holds) and close every pooled connection. Safe to call twice."""
+        if self._notices is not None:
+            await self._notices.aclose()
+        if self._session is not None:
+            await self._session.aclose()
         await self._engine.dispose()
 
     async def __aenter__(self) -> Self:

@@ -12,7 +12,10 @@ from uuid import UUID, uuid4
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from assetry.db.notices import notify_in
+from assetry.db.session import JOB_LOCKS, PgSession
 from assetry.db.tables import jobs
+from assetry.domain.notices import Notice, Topic
 from assetry.domain.ports import Job
 
 
@@ -45,6 +48,8 @@ class SqlJobQueue:
                 created_at=now,
             )
         )
+        # Idle workers of every process hear of it when (and if) the caller commits.
+        await notify_in(self._conn, Notice(Topic.JOB))
 
 
 class SqlJobStore:
@@ -52,15 +57,21 @@ class SqlJobStore:
 
     Safe for many workers on PostgreSQL (claims skip rows another worker has locked) and
     for many coroutines on SQLite (write transactions run one at a time).
+
+    With a `session` (PostgreSQL), a claim is also an advisory lock that this process's
+    session holds until the job is completed, retried or given up: if the process dies,
+    the lock goes with its session and `requeue_stale` puts the job back at once.
     """
 
     def __init__(
         self,
         begin: Callable[..., AbstractAsyncContextManager[AsyncConnection]],
         clock: Callable[[], datetime],
+        session: PgSession | None = None,
     ) -> None:
         self._begin = begin
         self._clock = clock
+        self._session = session
 
     async def claim(self) -> Job | None:
         """Take the job that has been due longest (marking it running, counting the
@@ -82,16 +93,36 @@ class SqlJobStore:
             .values(status=JobStatus.RUNNING.value, attempts=jobs.c.attempts + 1, locked_at=now)
             .returning(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.attempts)
         )
-        async with self._begin() as conn:
-            row = (await conn.execute(stmt)).one_or_none()
+        if self._session is None:
+            async with self._begin() as conn:
+                row = (await conn.execute(stmt)).one_or_none()
+        else:
+            row = await self._session.run(lambda conn: self._claim_locked(conn, stmt))
         if row is None:
             return None
         return Job(id=row.id, kind=row.kind, payload=dict(row.payload), attempts=row.attempts)
+
+    async def _claim_locked(self, conn: AsyncConnection, stmt: sa.Update) -> sa.Row[Any] | None:
+        # The row turns running and its lock is taken in one transaction, so no sweep can
+        # see the job running without its lock. The lock is normally free: it waits only
+        # for a sweep looking at this very row, or for a job whose id hashes alike.
+        row = (await conn.execute(stmt)).one_or_none()
+        if row is not None:
+            await conn.execute(sa.select(sa.func.pg_advisory_lock(
+                JOB_LOCKS, sa.func.hashtext(str(row.id)))))
+            assert self._session is not None
+            self._session.record(row.id, JOB_LOCKS, [str(row.id)])
+        return row
+
+    async def _release(self, job_id: UUID) -> None:
+        if self._session is not None:
+            await self._session.release(job_id)
 
     async def complete(self, job_id: UUID) -> None:
         """Remove a finished job. Completing an absent job is not an error."""
         async with self._begin() as conn:
             await conn.execute(sa.delete(jobs).where(jobs.c.id == job_id))
+        await self._release(job_id)
 
     async def retry(self, job_id: UUID, error: str, *, delay: float) -> None:
         """Put a running job back, due `delay` seconds from now, noting `error`. A job
@@ -108,6 +139,9 @@ class SqlJobStore:
                     last_error=error,
                 )
             )
+            if delay <= 0:
+                await notify_in(conn, Notice(Topic.JOB))
+        await self._release(job_id)
 
     async def give_up(self, job_id: UUID, error: str) -> None:
         """Mark a job failed for good with `error`; it stays in the table for inspection."""
@@ -117,25 +151,35 @@ class SqlJobStore:
                 .where(jobs.c.id == job_id)
                 .values(status=JobStatus.FAILED.value, locked_at=None, last_error=error)
             )
+        await self._release(job_id)
 
     async def requeue_stale(self, older_than: float) -> int:
-        """Make jobs claimed more than `older_than` seconds ago due again (their worker
-        died); return how many. Their attempt stays counted."""
+        """Make running jobs due again whose claim has ended (PostgreSQL: no session holds
+        its lock any more) or that were claimed more than `older_than` seconds ago; return
+        how many. Their attempt stays counted."""
         now = self._clock()
+        stale = jobs.c.locked_at < now - timedelta(seconds=older_than)
         async with self._begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Run on a pooled connection, never on the session: a session takes its own
+                # locks again, so it would find its own running jobs abandoned. The lock
+                # taken here lasts only until this transaction ends.
+                abandoned = sa.func.pg_try_advisory_xact_lock(
+                    JOB_LOCKS, sa.func.hashtext(sa.cast(jobs.c.id, sa.Text)))
+                stale = sa.or_(stale, abandoned)
             result = await conn.execute(
                 sa.update(jobs)
-                .where(
-                    jobs.c.status == JobStatus.RUNNING.value,
-                    jobs.c.locked_at < now - timedelta(seconds=older_than),
-                )
+                .where(jobs.c.status == JobStatus.RUNNING.value, stale)
                 .values(
                     status=JobStatus.QUEUED.value,
                     due_at=now,
                     locked_at=None,
-                    last_error=f"requeued: still running after {older_than:g} s",
+                    last_error="requeued: its worker stopped or took longer than "
+                               f"{older_than:g} s",
                 )
             )
+            if result.rowcount:
+                await notify_in(conn, Notice(Topic.JOB))
         return result.rowcount
 
     async def counts(self) -> dict[str, int]:

@@ -26,6 +26,7 @@ from assetry.domain.model import (
     Version,
     VersionStatus,
 )
+from assetry.domain.notices import Notice
 from assetry.domain.placeholder import Placeholder
 from assetry.domain.rows import ListQuery, RowPage, RowTable
 from assetry.domain.tus import Upload, UploadPart
@@ -262,6 +263,14 @@ class AssetRepository(Protocol):
         `query.offset`, and their count when `query.count`."""
         ...
 
+    async def reserve_version_key(self, version_id: UUID, *, previous: str | None,
+                                  key: str) -> bool:
+        """Record `key` on a *pending* version as where a render is about to store its
+        bytes, in place of `previous` (the key the row named when it was read: None, or
+        the reservation of a render that never finished). False when the version is no
+        longer pending or names another key (another render took it over)."""
+        ...
+
     async def finish_version(
         self,
         version_id: UUID,
@@ -270,9 +279,11 @@ class AssetRepository(Protocol):
         blob_key: str | None = None,
         facts: dict[str, Any] | None = None,
         error: str | None = None,
+        reserved: str | None = None,
     ) -> bool:
-        """Move a *pending* version to ready or failed. False if it is no longer pending
-        (replaced, deleted, or finished by another worker)."""
+        """Move a *pending* version that still names `reserved` (the key its render
+        reserved, None if it reserved none) to ready or failed. False otherwise
+        (replaced, deleted, finished or taken over by another render)."""
         ...
 
     async def add_rendition(self, version: Version) -> bool:
@@ -301,8 +312,10 @@ class AssetRepository(Protocol):
         """Remove a back-reference; False if it was not there."""
         ...
 
-    def blob_keys(self) -> AsyncIterator[str]:
-        """Every blob key a row points at (for gc and verify)."""
+    def blob_keys(self, *, reserved: bool = True) -> AsyncIterator[str]:
+        """Every blob key a row points at (for gc and verify): originals, finished
+        versions and, with `reserved`, the keys pending versions reserved (their bytes
+        may not exist yet)."""
         ...
 
 
@@ -420,7 +433,11 @@ class Job:
 
 
 class JobStore(Protocol):
-    """The worker side of the durable queue. Every method is its own transaction."""
+    """The worker side of the durable queue. Every method is its own transaction.
+
+    A claim lasts until complete, retry or give_up. Where the database has sessions
+    (PostgreSQL), it is also held by this process's session, so it ends the moment the
+    process dies and `requeue_stale` puts the job back at once."""
 
     async def claim(self) -> Job | None:
         """Take the oldest due job (marking it running), or None when none is due."""
@@ -439,12 +456,53 @@ class JobStore(Protocol):
         ...
 
     async def requeue_stale(self, older_than: float) -> int:
-        """Put back jobs left running for longer than `older_than` seconds (their worker
-        died); return how many."""
+        """Put back running jobs whose claim has ended (its process's session is gone),
+        or that were claimed more than `older_than` seconds ago (on a database without
+        sessions, the only sign that their worker died); return how many."""
         ...
 
     async def counts(self) -> dict[str, int]:
         """Number of jobs by state (queued, running, failed)."""
+        ...
+
+
+class RenderLocks(Protocol):
+    """Who renders which version, across every process sharing the database: a version
+    being rendered by one process is not rendered by another at the same time.
+
+    A lock is held by its process (on PostgreSQL, by that process's database session), so
+    it ends when the holder leaves its block, and at once when the holder's process dies.
+    Inside one process a key is held by one block at a time as well."""
+
+    def hold(self, keys: Sequence[UUID], *, wait: bool
+             ) -> AbstractAsyncContextManager[frozenset[UUID]]:
+        """Hold the locks of `keys` for the block; yields the keys held.
+
+        wait=False takes those free now, at once. wait=True waits, in a fixed order, until
+        it holds them all. Raises Overloaded when they stay taken for the wait limit,
+        BackendUnavailable."""
+        ...
+
+
+class Notices(Protocol):
+    """Notices between the processes that share the database (domain/notices.py): what
+    one process changed, the others hear within milliseconds."""
+
+    @property
+    def live(self) -> bool:
+        """False while notices from other processes may be missed (the channel is down);
+        what they changed meanwhile is announced by a RESYNC notice once it is back."""
+        ...
+
+    def publish(self, notice: Notice) -> None:
+        """Send `notice` to every process, perhaps this one too. Returns at once; the
+        notice goes out shortly after, or is lost (and logged) when the database cannot
+        be reached."""
+        ...
+
+    def subscribe(self, handler: Callable[[Notice], None]) -> None:
+        """Call `handler` with every notice heard from now on, and with RESYNC each time
+        the channel opens. Handlers must be quick and must not raise."""
         ...
 
 

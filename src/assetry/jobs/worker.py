@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 
 from assetry.domain.ports import Job, JobStore
 from assetry.errors import AssetryError
@@ -17,9 +16,12 @@ log = logging.getLogger(__name__)
 class Worker:
     """Runs `concurrency` claim loops against a JobStore until `stop()`.
 
-    Jobs survive restarts because they live in the database; a job left running by a dead
-    process is put back once it is older than `stale_after` seconds. Failures are retried
-    with exponential backoff up to `max_attempts`, then the job is given up (kept, failed).
+    Jobs survive restarts because they live in the database. Every `sweep_interval`
+    seconds a job whose claim has ended is put back: at once when its worker's database
+    session is gone (PostgreSQL), else once it is older than `stale_after` seconds.
+    Failures are retried with exponential backoff up to `max_attempts`, then the job is
+    given up (kept, failed). Idle loops claim again when woken (`wake`: a job was
+    enqueued, here or in another process) and every `poll_interval` seconds regardless.
     """
 
     def __init__(
@@ -31,6 +33,7 @@ class Worker:
         max_attempts: int,
         stale_after: float,
         poll_interval: float = 1.0,
+        sweep_interval: float = 5.0,
     ) -> None:
         self._store = store
         self._handlers = handlers
@@ -38,16 +41,17 @@ class Worker:
         self._max_attempts = max_attempts
         self._stale_after = stale_after
         self._poll = poll_interval
+        self._sweep_interval = sweep_interval
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._last_sweep = 0.0
 
     def wake(self) -> None:
-        """Tell idle loops that a job was just enqueued (saves up to one poll interval)."""
+        """Tell idle loops that a job may be due (saves up to one poll interval)."""
         self._wake.set()
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._loop(i)) for i in range(self._concurrency)]
+        self._tasks = [asyncio.create_task(self._loop()) for _ in range(self._concurrency)]
+        self._tasks.append(asyncio.create_task(self._sweep()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -65,23 +69,32 @@ class Worker:
             ran += 1
         return ran
 
-    async def _loop(self, index: int) -> None:
+    async def _loop(self) -> None:
         while True:
+            # Cleared before the claim, not after: a wake-up while the claim runs (a job
+            # committed just after it looked) must not be lost for a whole poll interval.
+            self._wake.clear()
             try:
-                if index == 0 and time.monotonic() - self._last_sweep > 30:
-                    self._last_sweep = time.monotonic()
-                    if n := await self._store.requeue_stale(self._stale_after):
-                        log.warning("requeued %d job(s) left running by a dead worker", n)
                 job = await self._store.claim()
             except AssetryError as exc:
                 log.warning("job queue unavailable: %s", exc)
                 job = None
             if job is None:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
                 continue
             await self._run(job)
+
+    async def _sweep(self) -> None:
+        # A task of its own: the claim loops may all be busy with long jobs.
+        while True:
+            try:
+                if n := await self._store.requeue_stale(self._stale_after):
+                    log.warning("requeued %d job(s) left running by a worker that stopped", n)
+                    self.wake()
+            except AssetryError as exc:
+                log.warning("job queue unavailable: %s", exc)
+            await asyncio.sleep(self._sweep_interval)
 
     async def _run(self, job: Job) -> None:
         handler = self._handlers.get(job.kind)

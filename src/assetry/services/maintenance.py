@@ -19,13 +19,21 @@ class MaintenanceService:
         self._blobs = blobs
 
     async def scan(self) -> Report:
-        """Compare every referenced key with every stored key under originals/ and versions/."""
+        """Compare every referenced key with every stored key under originals/ and versions/.
+
+        A key a pending version reserved is neither an orphan (a render is writing it, or
+        the next render of that version deletes what a killed one left) nor missing (its
+        bytes need not exist yet)."""
+        # Rows whose bytes must exist before the listing, rows that may point at a key
+        # after it: a blob written meanwhile is then neither missing nor an orphan.
         async with self._db.transaction(write=False) as tx:
-            referenced = {k async for k in tx.assets.blob_keys()}
+            required = {k async for k in tx.assets.blob_keys(reserved=False)}
         stored: set[str] = set()
         for prefix in ("originals/", "versions/"):
             stored |= {k async for k in self._blobs.keys(prefix)}
-        return Report(orphans=sorted(stored - referenced), missing=sorted(referenced - stored))
+        async with self._db.transaction(write=False) as tx:
+            referenced = {k async for k in tx.assets.blob_keys()}
+        return Report(orphans=sorted(stored - referenced), missing=sorted(required - stored))
 
     async def gc(self, *, dry_run: bool = False) -> list[str]:
         """Delete orphaned blobs (left by a crash between a row delete and its blob delete).

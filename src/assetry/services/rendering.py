@@ -72,9 +72,9 @@ class Renderer:
         `placeholder`, also the image's placeholders, from the same decode.
 
         Returns each version as it should now be stored, in order: READY with its blob
-        key and facts (the bytes are already in the blob store), or FAILED with the
-        reason when that version alone could not be made; and the placeholders (None if
-        not asked for or not made). Raises UndecodableImage (the
+        key (the one it came with, if any) and facts (the bytes are already in the blob
+        store), or FAILED with the reason when that version alone could not be made; and
+        the placeholders (None if not asked for or not made). Raises UndecodableImage (the
         image does not decode; nothing was stored), RenderFailed (over the time limit),
         Overloaded (an ON_DEMAND lane at capacity)."""
         focal = focal_point(metadata)
@@ -115,7 +115,8 @@ class Renderer:
                     finished.append(replace(version, status=VersionStatus.FAILED,
                                             error=result.reason))
                     continue
-                key = keys.version_key(version.asset_id, version.id)
+                # A key the caller reserved on the pending row, else a fresh one.
+                key = version.blob_key or keys.version_key(version.asset_id, version.id)
                 await self._blobs.put_bytes(key, result.data)
                 finished.append(replace(
                     version, status=VersionStatus.READY, blob_key=key, error=None,

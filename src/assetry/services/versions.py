@@ -1,10 +1,13 @@
 """Versions: render an image's pending versions from one decode, serve, convert, delete.
 
-Rendering is idempotent and safe to run twice or concurrently: each render writes new
-blob keys and only a *pending* row can be moved to ready; the loser of a race deletes the
-blob it wrote. Inside one process, concurrent callers for the same version share one
-render. A background render makes every pending version from one decode; a GET waiting on
-a version makes only that one, at the scale it needs.
+A version is rendered once however many ask for it at the same time: callers in one
+process share one render, and across processes (PostgreSQL) a render lock on the version
+keeps the others waiting until it is done; they then read the finished version. Should
+two renders still meet (SQLite processes, a lost lock), rendering stays idempotent: each
+render writes new blob keys and only a *pending* row that still names the render's
+reserved key can be moved to ready; the loser deletes the blob it wrote. A background
+render makes every pending version from one decode; a GET waiting on a version makes only
+that one, at the scale it needs.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from assetry.domain.converter import override
 from assetry.domain.geometry import Size
 from assetry.domain.media import FORMAT_MIME
 from assetry.domain.model import Actor, Asset, AssetType, Version, VersionStatus
-from assetry.domain.ports import BlobStore, Database
+from assetry.domain.ports import BlobStore, Database, RenderLocks
 from assetry.errors import (
     AssetNotFound,
     BlobNotFound,
@@ -32,7 +35,7 @@ from assetry.errors import (
     UndecodableImage,
     VersionNotFound,
 )
-from assetry.services import access
+from assetry.services import access, keys
 from assetry.services.cache import AssetCache, load_for_delivery
 from assetry.services.content import Content
 from assetry.services.cpu import Lane
@@ -55,11 +58,13 @@ class VersionService:
         renderer: Renderer,
         metrics: Metrics,
         cache: AssetCache,
+        locks: RenderLocks,
         *,
         scratch: Path,
         on_enqueued: Any = lambda: None,
     ) -> None:
         self._cache = cache
+        self._locks = locks
         self._db = db
         self._blobs = blobs
         self._renderer = renderer
@@ -83,10 +88,7 @@ class VersionService:
         while True:
             # Look again after every pass: versions may have become pending meanwhile (a
             # convert or replace); the look costs one query when nothing is left to do.
-            try:
-                async with self._db.transaction(write=False) as tx:
-                    asset = await tx.assets.get(asset_id)
-            except AssetNotFound:
+            if (asset := await self._current(asset_id)) is None:
                 return
             pending = [v for v in asset.versions
                        if v.status is VersionStatus.PENDING and v.id not in tried]
@@ -104,12 +106,8 @@ class VersionService:
         compare-and-set). Returns the version as stored by this call's render, or None
         when another render made it (read it again). Raises Overloaded,
         BackendUnavailable."""
-        if asset is None:
-            try:
-                async with self._db.transaction(write=False) as tx:
-                    asset = await tx.assets.get(asset_id)
-            except AssetNotFound:
-                return None
+        if asset is None and (asset := await self._current(asset_id)) is None:
+            return None
         # A transform's stored result (services/transforms.py) shares the single-flight.
         version = asset.version(name) or asset.rendition(name)
         if version is None or version.status is not VersionStatus.PENDING:
@@ -131,7 +129,7 @@ class VersionService:
             self._inflight[(asset.id, v.name)] = future
         try:
             if mine:
-                stored |= {v.id: v for v in await self._render(asset, mine, lane)}
+                stored |= await self._render_locked(asset.id, [v.id for v in mine], lane)
             future.set_result(None)
         except BaseException as exc:
             future.set_exception(exc)
@@ -145,10 +143,65 @@ class VersionService:
             await asyncio.shield(other)
         return stored
 
+    async def _render_locked(self, asset_id: UUID, version_ids: list[UUID], lane: Lane
+                             ) -> dict[UUID, Version]:
+        """Render the versions under their render locks: at once those no other process
+        is rendering, then, once the others let go of theirs, whichever are still pending
+        (normally none: they were finished while this process waited). Returns the
+        versions this call stored, by id."""
+        stored: dict[UUID, Version] = {}
+        async with self._locks.hold(version_ids, wait=False) as held:
+            if held:
+                stored |= await self._render_if_pending(asset_id, held, lane)
+        if rest := [v for v in version_ids if v not in held]:
+            async with self._locks.hold(rest, wait=True) as held:
+                stored |= await self._render_if_pending(asset_id, held, lane)
+        return stored
+
+    async def _render_if_pending(self, asset_id: UUID, version_ids: frozenset[UUID],
+                                 lane: Lane) -> dict[UUID, Version]:
+        # Read again under the lock: another process may have finished them just before.
+        if (asset := await self._current(asset_id)) is None:
+            return {}
+        pending = [v for v in (*asset.versions, *asset.renditions)
+                   if v.id in version_ids and v.status is VersionStatus.PENDING]
+        return {v.id: v for v in await self._render(asset, pending, lane)} if pending else {}
+
+    async def _current(self, asset_id: UUID) -> Asset | None:
+        """The asset as it is now, or None when it is gone."""
+        try:
+            async with self._db.transaction(write=False) as tx:
+                return await tx.assets.get(asset_id)
+        except AssetNotFound:
+            return None
+
+    async def _reserve(self, pending: list[Version]) -> list[Version]:
+        """The versions with the blob keys their render will write, recorded on their rows
+        before any byte is: a render killed between writing and committing then leaves a
+        key its row still names (no orphan for gc), and the next render deletes it, as
+        this one does. Versions finished or taken over meanwhile are left out."""
+        planned = [replace(v, blob_key=keys.version_key(v.asset_id, v.id)) for v in pending]
+        reserved: list[Version] = []
+        abandoned: list[str | None] = []
+        async with self._db.transaction() as tx:
+            for old, new in zip(pending, planned, strict=True):
+                assert new.blob_key is not None
+                if await tx.assets.reserve_version_key(old.id, previous=old.blob_key,
+                                                       key=new.blob_key):
+                    reserved.append(new)
+                    abandoned.append(old.blob_key)
+        # Only now: a render still writing one of these keys (its process thought dead,
+        # or on SQLite not locked out) can no longer finish with it, and deletes it itself.
+        await dispose(self._blobs, abandoned)
+        return reserved
+
     async def _render(self, asset: Asset, pending: list[Version], lane: Lane
                       ) -> list[Version]:
         """Render and finish `pending`; return the versions whose finish won."""
         assert asset.width is not None and asset.height is not None
+        pending = await self._reserve(pending)
+        if not pending:
+            return []
         try:
             async with self._blobs.local_file(asset.blob_key, self._scratch) as path:
                 finished: list[Version] = await self._renderer.render(
@@ -164,18 +217,18 @@ class VersionService:
                         for v in pending]
         lost: list[str | None] = []
         won: list[Version] = []
-        try:
-            async with self._db.transaction() as tx:
-                for v in finished:
-                    if await tx.assets.finish_version(
-                            v.id, status=v.status, blob_key=v.blob_key, error=v.error,
-                            facts=_facts(v) if v.status is VersionStatus.READY else None):
-                        won.append(v)
-                    else:  # replaced, deleted, or another worker finished first
-                        lost.append(v.blob_key)
-        except BaseException:
-            await dispose(self._blobs, [v.blob_key for v in finished])
-            raise
+        # Should this fail, the blobs stay: the rows still name them as reserved (the next
+        # render deletes them), or the commit went through after all and they are in use.
+        async with self._db.transaction() as tx:
+            for reserved, made in zip(pending, finished, strict=True):
+                ready = made.status is VersionStatus.READY
+                v = made if ready else replace(made, blob_key=None)  # a failure wrote nothing
+                if await tx.assets.finish_version(
+                        v.id, status=v.status, blob_key=v.blob_key, error=v.error,
+                        facts=_facts(v) if ready else None, reserved=reserved.blob_key):
+                    won.append(v)
+                elif ready:  # replaced, deleted, or taken over meanwhile
+                    lost.append(v.blob_key)
         await dispose(self._blobs, lost)
         self._cache.forget(asset.id)
         for v in won:
