@@ -140,6 +140,13 @@ def to_row(asset: Asset) -> dict[str, Any]:
     }
 
 
+def _pending_naming(version_id: UUID, key: str | None) -> sa.ColumnElement[bool]:
+    """The row of a version that is still pending and names blob key `key` (None: none)."""
+    return sa.and_(versions_table.c.id == version_id,
+                   versions_table.c.status == VersionStatus.PENDING.value,
+                   versions_table.c.blob_key.is_not_distinct_from(key))
+
+
 def encode_cursor(created_at: datetime, asset_id: UUID) -> str:
     """The opaque listing position just after the asset (created_at, id)."""
     text = f"{created_at.isoformat()}|{asset_id}"
@@ -368,14 +375,8 @@ class SqlAssetRepository:
         bytes, in place of `previous` (what the row named when read). False when the
         version is no longer pending or names another key."""
         result = await self._conn.execute(
-            sa.update(versions_table)
-            .where(
-                versions_table.c.id == version_id,
-                versions_table.c.status == VersionStatus.PENDING.value,
-                versions_table.c.blob_key.is_not_distinct_from(previous),
-            )
-            .values(blob_key=key)
-        )
+            sa.update(versions_table).where(_pending_naming(version_id, previous))
+            .values(blob_key=key))
         return result.rowcount == 1
 
     async def finish_version(
@@ -400,14 +401,8 @@ class SqlAssetRepository:
         # The conditions make this a compare-and-set: of two renders finishing the same
         # version, or a render racing a replacement, exactly one write wins.
         result = await self._conn.execute(
-            sa.update(versions_table)
-            .where(
-                versions_table.c.id == version_id,
-                versions_table.c.status == VersionStatus.PENDING.value,
-                versions_table.c.blob_key.is_not_distinct_from(reserved),
-            )
-            .values(status=status.value, blob_key=blob_key, error=error, **facts)
-        )
+            sa.update(versions_table).where(_pending_naming(version_id, reserved))
+            .values(status=status.value, blob_key=blob_key, error=error, **facts))
         return result.rowcount == 1
 
     async def add_rendition(self, version: Version) -> bool:
