@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Coroutine
@@ -125,8 +126,12 @@ def worker(data_dir: DataDir = None,
                 typer.echo(f"ran {await services.worker.run_until_idle()} job(s)")
                 return
             services.worker.start()  # even with ASSETRY_RENDER_WORKERS=0: that is our job
+            # SIGTERM (systemctl stop) as SIGINT: stop, handing running jobs back at once.
+            stopping = asyncio.Event()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
             try:
-                await asyncio.Event().wait()
+                await stopping.wait()
             finally:
                 await services.worker.stop()
 
