@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -93,6 +93,18 @@ def _missing(reason: str) -> NoReturn:
     _NOTICES.append(reason)
     print(f"\n*** {reason} ***", file=sys.stderr)
     pytest.skip(reason)
+
+
+@pytest.fixture
+def summary() -> Callable[[str], None]:
+    """Put a line in the session's closing summary (figures a test measured): printed at
+    the end of every run, not only with -s."""
+
+    def note(line: str) -> None:
+        print(line)
+        _NOTICES.append(line)
+
+    return note
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -71,6 +71,16 @@ def server_process(data_dir: Path, *, log: Path | None = None, **env: str
 
     Its output goes to a file, never a pipe nobody reads (a chatty server would fill the
     pipe and block); a crash is a connection error here, not the end of pytest."""
+    served = spawn_server(data_dir, log=log, **env)
+    try:
+        wait_serving(served)
+        yield served
+    finally:
+        stop_process(served.proc)
+
+
+def spawn_server(data_dir: Path, *, log: Path | None = None, **env: str) -> ServedProcess:
+    """Start `assetry serve` on a free port without waiting for it (see wait_serving)."""
     port = free_port()
     log = log or data_dir.parent / f"{data_dir.name}-serve.log"
     environ = {**os.environ, **{f"ASSETRY_{k.upper()}": v for k, v in env.items()}}
@@ -80,27 +90,32 @@ def server_process(data_dir: Path, *, log: Path | None = None, **env: str
              str(port), "--data-dir", str(data_dir)],
             env=environ, stdout=sink, stderr=subprocess.STDOUT,
         )
-    served = ServedProcess(f"http://127.0.0.1:{port}", proc, log)
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if httpx.get(f"{served.url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"assetry serve did not start: {served.log_tail()}")
-            time.sleep(0.1)
-        yield served
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    return ServedProcess(f"http://127.0.0.1:{port}", proc, log)
+
+
+def wait_serving(served: ServedProcess, timeout: float = 120) -> None:
+    """Return once the server's /health answers 200; raise if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{served.url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if served.proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"assetry serve did not start: {served.log_tail()}")
+        time.sleep(0.1)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """SIGTERM, then SIGKILL if it is still there after `timeout` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @contextmanager
