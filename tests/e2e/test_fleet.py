@@ -22,8 +22,9 @@ import httpx
 import pytest
 
 from assetry.db.session import JOB_LOCKS, RENDER_LOCKS
+from tests.e2e.test_rendering_flow import counter
 from tests.e2e.test_upload import upload
-from tests.support.fleet import Fleet, counter, fleet
+from tests.support.fleet import Fleet, fleet
 from tests.support.images import load, noise, solid
 from tests.support.seaweed import SeaweedServer
 from tests.support.server import ServedProcess, stop_process

@@ -5,7 +5,6 @@ ran on its own host)."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time
@@ -157,13 +156,6 @@ def fleet(root: Path, postgres: str, seaweed: SeaweedServer) -> Iterator[Fleet]:
             yield opened
     finally:
         drop_database(postgres, name)
-
-
-def counter(client: httpx.Client, name: str) -> int:
-    """A counter of one server process's /metrics (0 when it has not counted yet)."""
-    text = client.get("/metrics").text
-    m = re.search(rf"^assetry_{name}_total (\d+)$", text, re.M)
-    return int(m.group(1)) if m else 0
 
 
 def _reap(proc: subprocess.Popen[str]) -> None:
