@@ -30,7 +30,7 @@ import pyvips
 
 from assetry.domain.converter import VersionSpec
 from assetry.domain.geometry import Size, decode_scale, plan
-from assetry.domain.ports import RenderRequest
+from assetry.domain.ports import Rendered, RenderRequest
 from assetry.imaging.vips import VipsProcessor
 
 CORPUS = Path(os.environ.get("ASSETRY_CORPUS",
@@ -45,13 +45,14 @@ BUDGET_SECONDS = 2.0  # per pipeline per round per file: keeps the whole run nea
 Pipeline = Callable[[bytes], int]
 
 
-def ours(processor: VipsProcessor, source: Size) -> Pipeline:
+def ours(processor: VipsProcessor, source: Size, path: Path) -> Pipeline:
     plans = [plan(source, VersionSpec(name=f"v{w}", width=w, height=h)) for w, h in TARGETS]
     requests = [RenderRequest(uuid4(), p, "jpeg", QUALITY) for p in plans]
     scale = decode_scale(plans)
 
-    def run(data: bytes) -> int:
-        return sum(len(r.data) for r in processor.render(data, "image/jpeg", requests, scale))
+    def run(data: bytes) -> int:  # the processor decodes the file, as the service does
+        return sum(len(r.data) for r in processor.render(path, "image/jpeg", requests, scale)
+                   if isinstance(r, Rendered))
 
     return run
 
@@ -96,7 +97,7 @@ def main() -> int:
         header = pyvips.Image.new_from_buffer(data, "")
         source = Size(header.width, header.height)
         inputs[name] = (data, {
-            "ours": ours(processor, source),
+            "ours": ours(processor, source, CORPUS / name),
             "bare-each": bare_each,
             "bare-once": bare_once(source, progressive=False),
             "bare-once-p": bare_once(source, progressive=True),
