@@ -62,7 +62,9 @@ def _headers(content: Content, max_age: int, *, pinned: bool) -> dict[str, str]:
     disposition = "inline" if inline else "attachment"
     quoted = quote(content.filename, safe="")
     ascii_name = content.filename.encode("ascii", "replace").decode().replace('"', "_")
-    return {
+    # Caches must key negotiated bytes by the header that chose them (304s too).
+    vary = {"Vary": content.vary} if content.vary else {}
+    return {**vary,
         "ETag": etag(content),
         "Cache-Control": cache_control(public=content.public, max_age=max_age, pinned=pinned),
         "Last-Modified": format_datetime(content.modified_at, usegmt=True),
