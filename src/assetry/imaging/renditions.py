@@ -109,9 +109,9 @@ def _carry(frames: Frames, plan: Plan, source: Size, alpha: bool, marks: Marks) 
 def _encode(pixels: Frames, formats: Sequence[str], request: RenderRequest
             ) -> list[tuple[str, bytes]]:
     """The pixels in each format, in order; auto's WebP and AVIF at the quality that
-    looks like its JPEG's."""
+    looks like its JPEG's, with the encoder settings that quality was measured with."""
     image = pixels.for_saving()
-    auto = request.format == AUTO
-    return [(fmt, encode(image, fmt,
-                         equivalent_quality(fmt, request.quality) if auto else request.quality))
+    if request.format != AUTO:
+        return [(fmt, encode(image, fmt, request.quality)) for fmt in formats]
+    return [(fmt, encode(image, fmt, equivalent_quality(fmt, request.quality), fast=True))
             for fmt in formats]
