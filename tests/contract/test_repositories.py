@@ -633,16 +633,21 @@ async def test_asset_list_by_sha256_reads_the_pool_sha256_index(db: SqlDatabase)
         str(cell) for row in plan for cell in row)
 
 
-def test_upgrade_indexes_assets_by_sha256_already_stored(database_url: str) -> None:
-    # A database made before the sha256 index (at 0001, holding an asset) upgrades in place.
+def empty(database_url: str) -> None:
+    """Drop every table of a migrated test database (to migrate it again step by step)."""
     if database_url.startswith("sqlite"):
         Path(database_url.removeprefix("sqlite:///")).unlink()
-    else:
-        engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-        engine.dispose()
+        return
+    engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+def test_upgrade_indexes_assets_by_sha256_already_stored(database_url: str) -> None:
+    # A database made before the sha256 index (at 0001, holding an asset) upgrades in place.
+    empty(database_url)
     migrate.upgrade(database_url, "0001")
     assert migrate.current(database_url) == "0001"
     engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
@@ -1314,14 +1319,7 @@ async def test_blob_keys_lists_every_rendition(db: SqlDatabase) -> None:
 def test_upgrade_gives_versions_already_stored_no_encodings(database_url: str) -> None:
     # A database at 0004 holding a rendered version upgrades in place; the version reads
     # back with no other renditions.
-    if database_url.startswith("sqlite"):
-        Path(database_url.removeprefix("sqlite:///")).unlink()
-    else:
-        engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-        engine.dispose()
+    empty(database_url)
     migrate.upgrade(database_url, "0004")
     asset_id, version_id = uuid4(), uuid4()
     engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
@@ -1800,14 +1798,7 @@ def test_upgrade_to_0004_keeps_pools_off_and_versions_as_the_converter_s(
     database_url: str,
 ) -> None:
     # A database at 0003 holding an image with a version upgrades in place.
-    if database_url.startswith("sqlite"):
-        Path(database_url.removeprefix("sqlite:///")).unlink()
-    else:
-        engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-        engine.dispose()
+    empty(database_url)
     migrate.upgrade(database_url, "0003")
     engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
     asset_id, version_id = uuid4(), uuid4()

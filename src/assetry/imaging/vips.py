@@ -6,10 +6,11 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pyvips
 
-from assetry.domain.geometry import Size
+from assetry.domain.geometry import Plan, Size
 from assetry.domain.placeholder import Placeholder
 from assetry.domain.ports import (
     Decoded,
@@ -125,14 +126,15 @@ def _open(path: Path, **options: Any) -> pyvips.Image:
     )
 
 
-def _plans(requests: Sequence[RenderRequest]) -> list[Any]:
+def _plans(requests: Sequence[RenderRequest]) -> list[Plan]:
+    """Every plan of the requests: each version's own and its srcset widths'."""
     return [p for r in requests for p in (r.plan, *(plan for _, plan in r.srcset))]
 
 
 def _keep_frames(requests: Sequence[RenderRequest]) -> bool:
     """Whether some version keeps an animation's frames: its format animates, and so
     does every version it is made from."""
-    keeps: dict[Any, bool] = {}
+    keeps: dict[UUID, bool] = {}
     for r in requests:
         keeps[r.version_id] = animates(r.format) and (r.source is None or keeps[r.source])
     return any(keeps.values())

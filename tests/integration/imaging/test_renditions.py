@@ -26,15 +26,10 @@ from tests.integration.imaging.test_vips import (
     pixel,
     solid,
 )
-from tests.support.images import corpus
+from tests.support.images import MAGIC as MIME_MAGIC
+from tests.support.images import animated, corpus, frames
 
-MAGIC = {
-    "jpeg": lambda b: b[:3] == b"\xff\xd8\xff",
-    "png": lambda b: b[:8] == b"\x89PNG\r\n\x1a\n",
-    "webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
-    "avif": lambda b: b[4:12] in (b"ftypavif", b"ftypavis"),
-    "gif": lambda b: b[:6] in (b"GIF87a", b"GIF89a"),
-}
+MAGIC = {mime.removeprefix("image/"): check for mime, check in MIME_MAGIC.items()}
 LOGO = "0b2cb56e-8c2e-4b7a-9d3e-0d8f5f8f1a11"
 
 
@@ -75,22 +70,6 @@ def renditions(result: Rendered) -> dict[tuple[str, int | None], bytes]:
     main_fmt = result.mime_type.removeprefix("image/")
     return {(main_fmt, None): result.data,
             **{(e.format, e.srcset_width): e.data for e in result.extras}}
-
-
-def animation(colours: list[tuple[int, int, int]], size: tuple[int, int], *,
-              delays: list[int], loop: int, fmt: str = ".gif") -> bytes:
-    w, h = size
-    strip = pyvips.Image.arrayjoin([solid(w, h, c) for c in colours], across=1).copy()
-    strip.set_type(pyvips.GValue.gint_type, "page-height", h)
-    strip.set_type(pyvips.GValue.array_int_type, "delay", delays)
-    strip.set_type(pyvips.GValue.gint_type, "loop", loop)
-    return bytes(strip.write_to_buffer(fmt))
-
-
-def frames_of(data: bytes) -> tuple[Any, int, list[int], int]:
-    """(the whole animation, frame count, delays, loop) as a browser would read it."""
-    image = decode(data, n=-1)
-    return image, int(image.get("n-pages")), list(image.get("delay")), int(image.get("loop"))
 
 
 # -- format auto ------------------------------------------------------------------------------
@@ -182,13 +161,13 @@ def test_auto_with_widths_stores_every_format_at_every_width(processor: VipsProc
 def test_animations_stay_animated_with_their_delays_and_loop(
     processor: VipsProcessor, fmt: str, mime: str
 ) -> None:
-    data = animation([RED, GREEN, BLUE, WHITE], (200, 100), delays=[100, 200, 300, 400],
+    data = animated([RED, GREEN, BLUE, WHITE], 200, 100, delays=[100, 200, 300, 400],
                      loop=3, fmt=fmt)
     out_fmt = fmt.removeprefix(".")
     # cover 50x50 crops the centre square of every frame
     [out] = run(processor, data, mime, [request(Size(200, 100), spec(50, 50), out_fmt)])
     assert MAGIC[out_fmt](out.data)
-    image, count, delays, loop = frames_of(out.data)
+    image, count, delays, loop = frames(out.data)
     assert (count, delays, loop) == (4, [100, 200, 300, 400], 3)
     assert (image.width, image.height, image.get("page-height")) == (50, 200, 50)
     for i, colour in enumerate([RED, GREEN, BLUE, WHITE]):
@@ -196,7 +175,7 @@ def test_animations_stay_animated_with_their_delays_and_loop(
 
 
 def test_formats_that_cannot_animate_get_the_first_frame(processor: VipsProcessor) -> None:
-    data = animation([GREEN, RED, BLUE], (100, 100), delays=[50, 50, 50], loop=0)
+    data = animated([GREEN, RED, BLUE], 100, 100, delays=[50, 50, 50], loop=0)
     [png, jpeg] = run(processor, data, "image/gif", [
         request(Size(100, 100), spec(40, 40), "png"),
         request(Size(100, 100), spec(40, 40), "jpeg")])
@@ -208,14 +187,14 @@ def test_formats_that_cannot_animate_get_the_first_frame(processor: VipsProcesso
 
 
 def test_auto_of_an_animation_is_webp_and_gif_both_animated(processor: VipsProcessor) -> None:
-    data = animation([RED, BLUE], (80, 80), delays=[120, 240], loop=0)
+    data = animated([RED, BLUE], 80, 80, delays=[120, 240], loop=0)
     [out] = run(processor, data, "image/gif",
                 [request(Size(80, 80), spec(40, 40, format=OutputFormat.AUTO), "auto")])
     stored = renditions(out)
     assert set(stored) == {("webp", None), ("gif", None)}  # AVIF would freeze it
     assert out.mime_type == "image/gif"
     for data_ in stored.values():
-        _, count, delays, _ = frames_of(data_)
+        _, count, delays, _ = frames(data_)
         assert (count, delays) == (2, [120, 240])
 
 
@@ -231,18 +210,18 @@ def test_every_frame_is_cropped_where_the_first_one_was(processor: VipsProcessor
     data = bytes(strip.gifsave_buffer())
     [out] = run(processor, data, "image/gif", [
         request(Size(300, 100), spec(100, 100, gravity=Gravity.ATTENTION), "gif")])
-    image, count, _, _ = frames_of(out.data)
+    image, count, _, _ = frames(out.data)
     assert count == 2
     assert near(pixel(image, 50, 50), RED, 40)  # frame 1: the square
     assert near(pixel(image, 50, 150), WHITE, 40)  # frame 2: the same place, now white
 
 
 def test_widths_of_an_animation_are_animated_too(processor: VipsProcessor) -> None:
-    data = animation([RED, BLUE, GREEN], (400, 400), delays=[70, 80, 90], loop=0)
+    data = animated([RED, BLUE, GREEN], 400, 400, delays=[70, 80, 90], loop=0)
     s = spec(200, 200, widths=(100,))
     [out] = run(processor, data, "image/gif", [request(Size(400, 400), s, "gif")])
     [small] = out.extras
-    image, count, delays, _ = frames_of(small.data)
+    image, count, delays, _ = frames(small.data)
     assert (image.width, count, delays) == (100, 3, [70, 80, 90])
 
 
@@ -262,7 +241,7 @@ def test_one_decode_reads_every_frame_once(processor: VipsProcessor,
 
     monkeypatch.setattr(pyvips.Image, "thumbnail_source", counting_thumbnail)
     monkeypatch.setattr(vips, "_open", counting_open)
-    data = animation([RED, BLUE], (100, 100), delays=[10, 10], loop=0)
+    data = animated([RED, BLUE], 100, 100, delays=[10, 10], loop=0)
     source = Size(100, 100)
     hero = request(source, spec(80, 80, name="hero", format=OutputFormat.AUTO,
                                 widths=(40, 80)), "auto")
@@ -270,7 +249,7 @@ def test_one_decode_reads_every_frame_once(processor: VipsProcessor,
     chained = request(source, spec(20, 20, name="chained", source="hero"), "gif", origin=hero)
     results = run(processor, data, "image/gif", [hero, still, chained])
     assert decodes == ["fail_on=error,n=-1"]  # all frames, once: the check is the decode
-    assert len(results) == 3 and frames_of(results[2].data)[1] == 2
+    assert len(results) == 3 and frames(results[2].data)[1] == 2
 
     decodes.clear()
     run(processor, data, "image/gif", [still])
