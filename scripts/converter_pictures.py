@@ -49,7 +49,7 @@ def render(file: Path, specs: Sequence[Mapping[str, Any]], *, focal: Point | Non
     parsed = {s["name"]: parse_version(s, s["name"]) for s in specs}
     sizes = {k: v.size for k, v in (overlays or {}).items()}
     requests: dict[str, RenderRequest] = {}
-    for spec in render_order(list(parsed.values()), parsed):
+    for spec in (parsed[n] for n in render_order(list(parsed), parsed)):
         base = size if spec.source is None else requests[spec.source].plan.output
         main = plan(base, spec, focal, sizes)
         requests[spec.name] = RenderRequest(
@@ -58,7 +58,7 @@ def render(file: Path, specs: Sequence[Mapping[str, Any]], *, focal: Point | Non
             source=None if spec.source is None else requests[spec.source].version_id)
     scale = decode_scale([p for r in requests.values() if r.source is None
                           for p in (r.plan, *(q for _, q in r.srcset))])
-    results = processor.render(path, mime, list(requests.values()), scale, overlays)
+    results = processor.render(path, mime, list(requests.values()), scale, overlays=overlays)
     by_id = {r.version_id: r for r in results if isinstance(r, Rendered)}
     failed = [r for r in results if not isinstance(r, Rendered)]
     if failed:

@@ -357,15 +357,15 @@ def lineage(spec: VersionSpec, specs: Mapping[str, VersionSpec]) -> tuple[Versio
     return tuple(chain)
 
 
-def render_order(targets: Sequence[VersionSpec], specs: Mapping[str, VersionSpec]
-                 ) -> list[VersionSpec]:
-    """`targets` and every version they are made from, each once, every source before
-    the versions made from it. Raises InvalidConverter as `lineage` does."""
-    ordered: dict[str, VersionSpec] = {}
-    for spec in targets:
-        for s in reversed((spec, *lineage(spec, specs))):
-            ordered.setdefault(s.name, s)
-    return list(ordered.values())
+def render_order(targets: Sequence[str], specs: Mapping[str, VersionSpec]) -> list[str]:
+    """The names of `targets` and of every version they are made from, each once, every
+    source before the versions made from it; `specs` maps version names to their specs.
+    Raises InvalidConverter as `lineage` does."""
+    ordered: dict[str, None] = {}
+    for name in targets:
+        for n in reversed((name, *(s.name for s in lineage(specs[name], specs)))):
+            ordered.setdefault(n)
+    return list(ordered)
 
 
 def parse_converter(name: str, raw: Any) -> Converter:

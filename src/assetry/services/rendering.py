@@ -102,10 +102,10 @@ class Renderer:
         wanted = {v.name: v for v in versions}
         specs = {v.name: v.spec for v in (*sources, *versions)}
         refused: dict[str, str] = {}
-        ordered: list[VersionSpec] = []
+        ordered: list[str] = []  # version names, sources first
         for v in versions:
             try:
-                ordered += [s for s in render_order([v.spec], specs) if s not in ordered]
+                ordered += [n for n in render_order([v.name], specs) if n not in ordered]
             except InvalidConverter as exc:
                 refused[v.name] = exc.message
         started = time.perf_counter()
@@ -115,8 +115,9 @@ class Renderer:
         made_names: list[str] = []
         try:
             async with AsyncExitStack() as files:
-                marks = await self._overlays(files, overlay_ids(ordered))
-                requests = self._requests(ordered, wanted, mime_type, source, metadata,
+                marks = await self._overlays(files, overlay_ids(specs[n] for n in ordered))
+                requests = self._requests([(n, specs[n]) for n in ordered], wanted, mime_type,
+                                          source, metadata,
                                           {a: m.size for a, m in marks.items()}, refused)
                 # With no version to make, the smallest decode still reads the whole stream.
                 from_original = [p for r in requests if r.source is None
@@ -145,7 +146,8 @@ class Renderer:
             for version in versions:
                 result = made.get(version.id)
                 if result is None or isinstance(result, RenderFailure):
-                    reason = refused.get(version.name) or getattr(result, "reason", "")
+                    reason = (refused.get(version.name) or getattr(result, "reason", None)
+                              or "it could not be planned")
                     finished.append(replace(version, status=VersionStatus.FAILED,
                                             error=reason))
                     continue
@@ -172,16 +174,16 @@ class Renderer:
         return found
 
     @staticmethod
-    def _requests(ordered: Sequence[VersionSpec], wanted: Mapping[str, Version],
+    def _requests(ordered: Sequence[tuple[str, VersionSpec]], wanted: Mapping[str, Version],
                   mime_type: str, source: Size, metadata: Mapping[str, Any],
                   sizes: Mapping[str, Size], refused: dict[str, str]
                   ) -> list[RenderRequest]:
-        """A request per spec of `ordered`: planned on the original, or on the output
-        of its source. Specs that cannot be planned (an overlay image missing, a source
-        refused) are left out, and recorded in `refused`."""
+        """A request per (version name, spec) of `ordered`: planned on the original, or
+        on the output of its source. Those that cannot be planned (an overlay image
+        missing, a source refused) are left out, and recorded in `refused`."""
         focal = focal_point(metadata)
         requests: dict[str, RenderRequest] = {}
-        for spec in ordered:
+        for name, spec in ordered:
             missing = sorted(overlay_ids([spec]) - set(sizes))
             if spec.source is not None and spec.source not in requests:
                 reason = (f"its source version {spec.source!r} failed: "
@@ -192,15 +194,15 @@ class Renderer:
                 base = (source if spec.source is None
                         else requests[spec.source].plan.output)
                 main = plan(base, spec, focal, sizes)
-                version = wanted.get(spec.name)
-                requests[spec.name] = RenderRequest(
+                version = wanted.get(name)
+                requests[name] = RenderRequest(
                     version_id=version.id if version else uuid4(), plan=main,
                     format=output_format(spec, mime_type), quality=spec.quality,
                     srcset=srcset(base, spec, main, focal, sizes),
                     source=None if spec.source is None else requests[spec.source].version_id,
                     keep=version is not None)
                 continue
-            refused[spec.name] = reason
+            refused[name] = reason
         return list(requests.values())
 
     async def _store(self, version: Version, result: Rendered) -> Version:

@@ -56,7 +56,7 @@ def run(processor: VipsProcessor, data: bytes, mime: str, requests: list[RenderR
     scale = decode_scale([p for r in requests if r.source is None
                           for p in (r.plan, *(q for _, q in r.srcset))])
     with as_file(data) as path:
-        results = processor.render(path, mime, requests, scale, overlays)
+        results = processor.render(path, mime, requests, scale, overlays=overlays)
     assert all(isinstance(r, Rendered) for r in results), results
     return results  # type: ignore[return-value]
 

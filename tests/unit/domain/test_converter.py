@@ -246,8 +246,7 @@ def test_render_order_puts_sources_first_each_once() -> None:
                         {"name": "b", "width": 1, "height": 1, "source": "a"},
                         {"name": "d", "width": 1, "height": 1, "source": "a"}]}
     specs = {s.name: s for s in parse_converter("web", raw).versions}
-    assert [s.name for s in render_order([specs["c"], specs["d"]], specs)] == \
-        ["a", "b", "c", "d"]
+    assert render_order(["c", "d"], specs) == ["a", "b", "c", "d"]
     assert [s.name for s in lineage(specs["c"], specs)] == ["b", "a"]
 
 
