@@ -1341,7 +1341,7 @@ def test_upgrade_gives_versions_already_stored_no_encodings(database_url: str) -
         engine.dispose()
     version = asyncio.run(_read_version(database_url, asset_id))
     assert (version.id, version.blob_key, version.encodings) == (version_id, "v/a", ())
-    assert version.renditions[0].format == "jpeg"
+    assert version.all_encodings[0].format == "jpeg"
 
 
 async def _read_version(url: str, asset_id: UUID) -> Version:

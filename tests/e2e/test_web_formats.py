@@ -23,6 +23,7 @@ from tests.support.images import (
 from tests.support.server import admin_client
 
 CHROME = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+IMMUTABLE = "public, max-age=31536000, immutable"
 RED, GREEN, BLUE = (220, 20, 20), (20, 200, 20), (20, 20, 220)
 
 
@@ -38,6 +39,17 @@ def get(client: httpx.Client, url: str, accept: str | None = None, **params: obj
     r = client.get(url, headers=headers, **({"params": params} if params else {}))
     assert r.status_code == 200, r.text
     return r
+
+
+def digest(data: bytes) -> str:
+    """The `v` of URLs that serve exactly these bytes."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def srcset_entries(srcset: str) -> list[tuple[str, str]]:
+    """(URL, descriptor) pairs of a srcset."""
+    return [(url, descriptor) for url, descriptor in
+            (entry.split(" ") for entry in srcset.split(", "))]
 
 
 def near(actual: list[float], expected: tuple[int, ...], tolerance: int) -> bool:
@@ -109,9 +121,10 @@ def test_asset_json_lists_every_format(client: httpx.Client, auto_asset: dict) -
     hero = client.get(auto_asset["url"]).json()["versions"]["hero"]
     assert set(hero["formats"]) == {"avif", "webp", "jpeg"}
     assert (hero["mime_type"], hero["width"], hero["height"]) == ("image/jpeg", 320, 240)
+    path = hero["url"].split("?")[0]
     for fmt, encoding in hero["formats"].items():
-        assert encoding["url"] == f"{hero['url']}?format={fmt}"
         r = get(client, encoding["url"])
+        assert encoding["url"] == f"{path}?format={fmt}&v={digest(r.content)}"
         assert r.headers["content-type"] == encoding["mime_type"] == f"image/{fmt}"
         assert len(r.content) == encoding["size"]
         assert (encoding["width"], encoding["height"]) == (320, 240)
@@ -136,9 +149,10 @@ def test_auto_falls_back_to_png_for_transparent_images(client: httpx.Client) -> 
 def test_srcset_lists_the_widths_the_source_allows(client: httpx.Client,
                                                   auto_asset: dict) -> None:
     hero = auto_asset["versions"]["hero"]
-    url = hero["url"]
+    url = hero["url"].split("?")[0]
     # 2000 would upscale the 640x480 source: dropped; 320 is the version itself
-    assert hero["srcset"] == f"{url}?w=160 160w, {url}?w=320 320w"
+    assert [(u.split("&v=")[0], d) for u, d in srcset_entries(hero["srcset"])] == [
+        (f"{url}?w=160", "160w"), (f"{url}?w=320", "320w")]
     for width in (160, 320):
         r = get(client, url, CHROME, w=width)
         assert r.headers["content-type"] == "image/avif" and r.headers["vary"] == "Accept"
@@ -149,6 +163,31 @@ def test_srcset_lists_the_widths_the_source_allows(client: httpx.Client,
     assert jpeg.headers["content-type"] == "image/jpeg" and load(jpeg.content).width == 160
     webp = get(client, url, CHROME, w=160, format="webp")
     assert webp.headers["content-type"] == "image/webp" and load(webp.content).width == 160
+
+
+def test_negotiated_urls_are_immutable_for_every_variant(anonymous: httpx.Client,
+                                                         auto_asset: dict) -> None:
+    # A negotiated URL may answer AVIF, WebP or JPEG: its v names all three, so every
+    # client gets a year's caching (kept apart by Vary: Accept), and a re-render of any
+    # of them gives the URL a new v.
+    hero = anonymous.get(auto_asset["url"]).json()["versions"]["hero"]
+    urls = [hero["url"], *(u for u, _ in srcset_entries(hero["srcset"]))]
+    for url in urls:
+        for accept in (CHROME, "image/webp", "*/*"):
+            r = anonymous.get(url, headers={"accept": accept})
+            assert r.status_code == 200, r.text
+            assert (r.headers["cache-control"], r.headers["vary"]) == (IMMUTABLE, "Accept")
+    own = {fmt: encoding["url"].rsplit("v=", 1)[1] for fmt, encoding in hero["formats"].items()}
+    negotiated = hero["url"].rsplit("v=", 1)[1]
+    assert negotiated not in own.values()  # not any one encoding's digest
+    for fmt, encoding in hero["formats"].items():
+        r = anonymous.get(encoding["url"], headers={"accept": CHROME})
+        assert r.headers["content-type"] == f"image/{fmt}"
+        assert r.headers["cache-control"] == IMMUTABLE and "vary" not in r.headers
+    # one encoding's digest does not pin what the negotiated URL may answer
+    path = hero["url"].split("?")[0]
+    r = anonymous.get(f"{path}?v={own['avif']}", headers={"accept": CHROME})
+    assert r.headers["cache-control"] == "public, max-age=3600"
 
 
 @pytest.mark.parametrize(("params", "status"), [
@@ -167,8 +206,13 @@ def test_a_plain_version_with_widths(client: httpx.Client) -> None:
     body = upload(client, solid(900, 600), converter="plain-widths").json()
     card = body["versions"]["card"]
     assert card["formats"] is None
-    assert card["srcset"] == f"{card['url']}?w=150 150w, {card['url']}?w=600 600w"
-    r = get(client, card["url"], CHROME, w=600)
+    path = card["url"].split("?")[0]
+    [(small, small_w), (large, large_w)] = srcset_entries(card["srcset"])
+    r = get(client, large, CHROME)
+    assert (small_w, large_w) == ("150w", "600w")
+    # one format: each width's v is the digest of its own bytes
+    assert large == f"{path}?w=600&v={digest(r.content)}"
+    assert small == f"{path}?w=150&v={digest(get(client, small).content)}"
     assert r.headers["content-type"] == "image/webp" and "vary" not in r.headers
     assert (load(r.content).width, load(r.content).height) == (600, 400)
 

@@ -79,8 +79,9 @@ class Version:
     encodings: tuple[Encoding, ...] = ()
 
     @property
-    def renditions(self) -> tuple[Encoding, ...]:
-        """Every stored rendition, the main one first (none unless the version is ready)."""
+    def all_encodings(self) -> tuple[Encoding, ...]:
+        """Every stored rendition of the version, the main one first (none unless it is
+        ready)."""
         if self.blob_key is None or self.mime_type is None:
             return ()
         main = Encoding(format=format_of(self.mime_type), srcset_width=None,

@@ -4,10 +4,14 @@ A version may be stored several times: in several formats (`format: auto`) and a
 several widths (`widths`). `?w=` picks the width, `?format=` a format explicitly; without
 `?format=`, the `Accept` header picks among the formats stored at that width (RFC 9110
 §12.5.1, q-values included).
+
+A URL that negotiates may answer any of several encodings, so its immutable-URL digest
+(`?v=`, domain/caching.py) names all of them at once: `variants_sha256`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -108,11 +112,31 @@ class Wanted:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """The rendition that answers a request, and whether another Accept could have
-    changed it (then the answer must say `Vary: Accept`)."""
+    """The rendition that answers a request, whether another Accept could have changed
+    it (then the answer must say `Vary: Accept`), and the SHA-256 a `v` must pin for
+    the answer to be immutable (the rendition's own, or `variants_sha256` of the ones
+    the URL negotiates among)."""
 
     rendition: Encoding
     negotiated: bool
+    pin: str
+
+
+def variants_sha256(renditions: Sequence[Encoding]) -> str:
+    """The SHA-256 that stands for a URL answering any of `renditions`: the rendition's
+    own for one; else the SHA-256 of their sorted SHA-256s, which changes when any of
+    them does (a re-render makes every one anew)."""
+    hashes = sorted(r.sha256 for r in renditions)
+    if len(hashes) == 1:
+        return hashes[0]
+    return hashlib.sha256("\n".join(hashes).encode()).hexdigest()
+
+
+def url_sha256(version: Version, width: int | None = None) -> str | None:
+    """What the `v` of the version's URL (or of its `?w=width` URL, without `format`)
+    pins: `variants_sha256` of what that URL may answer; None while nothing is stored."""
+    at_width = [r for r in version.all_encodings if r.srcset_width == width]
+    return variants_sha256(at_width) if at_width else None
 
 
 def choose(version: Version, wanted: Wanted) -> Choice:
@@ -122,9 +146,9 @@ def choose(version: Version, wanted: Wanted) -> Choice:
     width, fmt, accept = wanted.width, wanted.format, wanted.accept
     if fmt is not None and fmt not in FORMAT_MIME:
         raise Invalid(f"must be one of {', '.join(FORMAT_MIME)}", field="format")
-    at_width = [r for r in version.renditions if r.srcset_width == width]
+    at_width = [r for r in version.all_encodings if r.srcset_width == width]
     if width is not None and not at_width:
-        kept = sorted({r.srcset_width for r in version.renditions if r.srcset_width})
+        kept = sorted({r.srcset_width for r in version.all_encodings if r.srcset_width})
         raise VersionNotFound(f"version {version.name!r} has no width {width}; its widths: "
                               f"{', '.join(map(str, kept)) or 'none'}")
     if fmt is not None:
@@ -133,10 +157,11 @@ def choose(version: Version, wanted: Wanted) -> Choice:
             stored = ", ".join(r.format for r in at_width)
             raise VersionNotFound(f"version {version.name!r} is not stored as {fmt} "
                                   f"(only {stored})")
-        return Choice(chosen, negotiated=False)
+        return Choice(chosen, negotiated=False, pin=chosen.sha256)
     if len(at_width) == 1:
-        return Choice(at_width[0], negotiated=False)
+        return Choice(at_width[0], negotiated=False, pin=at_width[0].sha256)
     order = {f: i for i, f in enumerate(NEGOTIATED_FORMATS)}
     offers = sorted(at_width, key=lambda r: order.get(r.format, len(order)))
     mime = negotiate(accept, [r.mime_type for r in offers])
-    return Choice(next(r for r in offers if r.mime_type == mime), negotiated=True)
+    return Choice(next(r for r in offers if r.mime_type == mime), negotiated=True,
+                  pin=variants_sha256(offers))

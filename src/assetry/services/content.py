@@ -26,6 +26,9 @@ class Content:
     public: bool
     #: the request header that chose these bytes among others (`Accept`), if one did
     vary: str | None = None
+    #: the SHA-256 a URL's `v` must name for the answer to be immutable, when it is not
+    #: `sha256` (a negotiated answer: the digest of every variant, domain/negotiation.py)
+    pin: str | None = None
 
 
 def rendition_content(asset: Asset, version: Version, choice: Choice, *, public: bool
@@ -36,7 +39,7 @@ def rendition_content(asset: Asset, version: Version, choice: Choice, *, public:
         key=r.blob_key, size=r.size, sha256=r.sha256, mime_type=r.mime_type,
         filename=_filename(asset, version, r), asset_type=AssetType.IMAGE,
         modified_at=version.created_at, public=public,
-        vary="Accept" if choice.negotiated else None,
+        vary="Accept" if choice.negotiated else None, pin=choice.pin,
     )
 
 

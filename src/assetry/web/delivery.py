@@ -99,7 +99,7 @@ async def respond(request: Request, content: Content, reader: ContentReader,
     """The response for GET or HEAD of `content`, honouring If-None-Match and Range; a
     `v` that names the bytes makes a public answer immutable (domain/caching.py)."""
     headers = _headers(content, max_age,
-                       pinned=pins(request.query_params.get("v"), content.sha256))
+                       pinned=pins(request.query_params.get("v"), content.pin or content.sha256))
     if _matches(request.headers.get("if-none-match"), etag(content)):
         return Response(status_code=304, headers=headers)
     wanted = _range(request.headers.get("range"), content.size)
