@@ -117,8 +117,8 @@ async def render(
     fit: Annotated[str | None, _param("cover, contain, inside or fill; default cover "
                                       "with w and h, inside with one")] = None,
     gravity: Annotated[str | None, _param("centre, attention or focal")] = None,
-    format: Annotated[str | None, _param("same (default), jpeg, png, webp, avif, gif "
-                                         "or tiff")] = None,
+    format: Annotated[str | None, _param("same (default), jpeg, png, webp, avif, gif, "
+                                         "tiff, or auto (chosen by Accept)")] = None,
     q: Annotated[str | None, _param("quality, 1 to 100 (default 80)")] = None,
     exp: Annotated[str | None, _param("optional Unix time after which the URL is "
                                       "refused")] = None,
@@ -129,7 +129,7 @@ async def render(
     rendered on the first request, then served from storage. The parameters above are
     read from the query as sent (the signature covers every one)."""
     content = await services.transforms.content(asset_id, request.query_params.multi_items(),
-                                                actor)
+                                                actor, accept=request.headers.get("accept"))
     return await respond(request, content, services.content, services.settings.cache_max_age)
 
 
