@@ -175,7 +175,7 @@ async def test_migration_creates_the_default_pool_and_converter(backend: Backend
         public=True,
     )
     assert converter == DEFAULT_CONVERTER
-    assert migrate.current(backend.url) == migrate.head() == "0005"
+    assert migrate.current(backend.url) == migrate.head() == "0006"
 
 
 def test_migrations_build_exactly_the_tables_module(database_url: str) -> None:
@@ -1317,10 +1317,10 @@ async def test_blob_keys_lists_every_rendition(db: SqlDatabase) -> None:
 
 
 def test_upgrade_gives_versions_already_stored_no_encodings(database_url: str) -> None:
-    # A database at 0004 holding a rendered version upgrades in place; the version reads
+    # A database at 0005 holding a rendered version upgrades in place; the version reads
     # back with no other renditions.
     empty(database_url)
-    migrate.upgrade(database_url, "0004")
+    migrate.upgrade(database_url, "0005")
     asset_id, version_id = uuid4(), uuid4()
     engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
     try:
@@ -1330,13 +1330,13 @@ def test_upgrade_gives_versions_already_stored_no_encodings(database_url: str) -
                 mime_type="image/jpeg", size=5, sha256="a" * 64, blob_key="o/a", width=8,
                 height=8, frames=1, gallery=str(asset_id), metadata={}, hidden=False,
                 created_at=T0, modified_at=T0))
-            # the columns 0004 has: the table's new `encodings` is left out of the insert
+            # the columns 0005 has: the table's new `encodings` is left out of the insert
             conn.execute(sa.insert(versions).values(
                 id=version_id, asset_id=asset_id, name="detail", status="ready",
                 spec={"name": "detail", "width": 8, "height": 8}, blob_key="v/a",
                 mime_type="image/jpeg", created_at=T0))
         migrate.upgrade(database_url)
-        assert migrate.current(database_url) == "0005"
+        assert migrate.current(database_url) == "0006"
     finally:
         engine.dispose()
     version = asyncio.run(_read_version(database_url, asset_id))

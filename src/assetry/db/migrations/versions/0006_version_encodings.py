@@ -2,8 +2,8 @@
 (`format: auto`) and srcset widths (`widths`) each version is also stored in, with the
 blob key and facts of each. Existing versions have none.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02
 
 Written by hand and frozen, like 0001: it does not import assetry.
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
