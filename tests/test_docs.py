@@ -49,3 +49,25 @@ def test_readme_library_example_runs(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "4000 3000 [('detail', 800, 800), ('thumbnail', 100, 100)]" in out.stdout
     assert "1 image(s) in the gallery" in out.stdout
+
+
+def test_converters_md_shows_every_fit_gravity_operation_and_format() -> None:
+    from assetry.domain.converter import _OP_PARAMS, Anchor, Fit, Gravity, OutputFormat
+
+    text = (ROOT / "docs" / "converters.md").read_text()
+    for value in [*Fit, *Gravity, *OutputFormat, *Anchor]:
+        assert f"`{value.value}`" in text, value
+    for name in [*(f"fit-{f.value}" for f in Fit), *(f"gravity-{g.value}" for g in Gravity),
+                 *(f"op-{op}" for op in _OP_PARAMS)]:
+        assert f"(pictures/{name}.jpg)" in text, name
+    for op in _OP_PARAMS:
+        assert f'{{"op": "{op}"' in text, op
+    pictures = {p.name for p in (ROOT / "docs" / "pictures").iterdir()}
+    referenced = set(re.findall(r"\(pictures/([\w.-]+)\)", text))
+    assert referenced <= pictures, referenced - pictures
+    # every picture is the script's and shown: nothing left over by hand
+    assert pictures == referenced, pictures - referenced
+    script = (ROOT / "scripts" / "converter_pictures.py").read_text()
+    for name in pictures:
+        stem = name.rsplit(".", 1)[0]
+        assert stem in script or stem.split("-", 1)[1] in script, name

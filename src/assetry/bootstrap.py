@@ -139,7 +139,7 @@ async def open_services(
         metrics = PrometheusMetrics()
         cache = AssetCache(settings.delivery_cache_ttl, notices=db.notices)
         wake = _Wake()
-        renderer = Renderer(processor, cpu, blobs, metrics)
+        renderer = Renderer(processor, cpu, blobs, metrics, db, scratch=settings.spool_dir)
         versions = VersionService(db, blobs, renderer, metrics, cache,
                                   db.render_locks(wait_limit=settings.render_timeout),
                                   scratch=settings.spool_dir, on_enqueued=wake)

@@ -37,6 +37,7 @@ from assetry.domain.model import (
     Asset,
     AssetFilter,
     AssetType,
+    Encoding,
     Pool,
     Version,
     VersionStatus,
@@ -174,7 +175,7 @@ async def test_migration_creates_the_default_pool_and_converter(backend: Backend
         public=True,
     )
     assert converter == DEFAULT_CONVERTER
-    assert migrate.current(backend.url) == migrate.head() == "0005"
+    assert migrate.current(backend.url) == migrate.head() == "0006"
 
 
 def test_migrations_build_exactly_the_tables_module(database_url: str) -> None:
@@ -632,16 +633,21 @@ async def test_asset_list_by_sha256_reads_the_pool_sha256_index(db: SqlDatabase)
         str(cell) for row in plan for cell in row)
 
 
-def test_upgrade_indexes_assets_by_sha256_already_stored(database_url: str) -> None:
-    # A database made before the sha256 index (at 0001, holding an asset) upgrades in place.
+def empty(database_url: str) -> None:
+    """Drop every table of a migrated test database (to migrate it again step by step)."""
     if database_url.startswith("sqlite"):
         Path(database_url.removeprefix("sqlite:///")).unlink()
-    else:
-        engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-        engine.dispose()
+        return
+    engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+def test_upgrade_indexes_assets_by_sha256_already_stored(database_url: str) -> None:
+    # A database made before the sha256 index (at 0001, holding an asset) upgrades in place.
+    empty(database_url)
     migrate.upgrade(database_url, "0001")
     assert migrate.current(database_url) == "0001"
     engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
@@ -1251,6 +1257,99 @@ async def test_blob_keys_lists_reservations_of_pending_versions_only_when_asked(
     assert required == ["o/1", "v/a"]
 
 
+# -- renditions (format auto, srcset widths) --------------------------------------------
+
+
+def make_encoding(fmt: str, width: int | None, key: str) -> Encoding:
+    return Encoding(format=fmt, srcset_width=width, blob_key=key,
+                    mime_type=f"image/{fmt}", width=width or 800, height=(width or 800) // 2,
+                    size=1000 + (width or 0), sha256=fmt[0] * 64)
+
+
+AUTO_ENCODINGS = (make_encoding("avif", None, "v/avif"), make_encoding("webp", None, "v/webp"),
+                  make_encoding("avif", 320, "v/avif-320"),
+                  make_encoding("jpeg", 800, "v/main"))  # the own size shares its blob
+
+
+async def test_versions_round_trip_their_encodings(db: SqlDatabase) -> None:
+    asset_id = uuid4()
+    ready = make_version(asset_id, "hero", status=VersionStatus.READY, blob_key="v/main",
+                         mime_type="image/jpeg", spec=make_spec(
+                             "hero", format=OutputFormat.AUTO, widths=(320, 800)),
+                         encodings=AUTO_ENCODINGS)
+    await add(db, make_asset(id=asset_id, versions=(ready, make_version(asset_id, "plain"))))
+    got = await get(db, asset_id)
+    assert got.version("hero") == ready
+    assert got.version("plain").encodings == ()  # type: ignore[union-attr]
+    replacement = replace(ready, id=uuid4(), encodings=AUTO_ENCODINGS[:1])
+    async with db.transaction() as tx:
+        old = await tx.assets.set_versions(asset_id, [replacement])
+        removed = await tx.assets.delete_version(asset_id, "hero")
+    assert [v.encodings for v in old] == [AUTO_ENCODINGS, ()]
+    assert removed == replacement
+
+
+async def test_finish_version_records_encodings(db: SqlDatabase) -> None:
+    asset_id = uuid4()
+    pending = make_version(asset_id, "hero")
+    await add(db, make_asset(id=asset_id, versions=(pending,)))
+    async with db.transaction() as tx:
+        assert await tx.assets.finish_version(
+            pending.id, status=VersionStatus.READY, blob_key="v/main",
+            facts={"mime_type": "image/jpeg"}, encodings=AUTO_ENCODINGS)
+        # the compare-and-set holds for the encodings too: a late writer changes nothing
+        assert not await tx.assets.finish_version(
+            pending.id, status=VersionStatus.READY, blob_key="v/late",
+            encodings=AUTO_ENCODINGS[:1])
+    got = (await get(db, asset_id)).version("hero")
+    assert got is not None and got.encodings == AUTO_ENCODINGS
+    assert got.blob_keys == ("v/main", "v/avif", "v/webp", "v/avif-320")
+
+
+async def test_blob_keys_lists_every_rendition(db: SqlDatabase) -> None:
+    asset_id = uuid4()
+    await add(db, make_asset(id=asset_id, blob_key="o/1", versions=(
+        make_version(asset_id, "hero", blob_key="v/main", status=VersionStatus.READY,
+                     encodings=AUTO_ENCODINGS),)))
+    async with db.transaction() as tx:
+        keys = {key async for key in tx.assets.blob_keys()}
+    assert keys == {"o/1", "v/main", "v/avif", "v/webp", "v/avif-320"}
+
+
+def test_upgrade_gives_versions_already_stored_no_encodings(database_url: str) -> None:
+    # A database at 0005 holding a rendered version upgrades in place; the version reads
+    # back with no other renditions.
+    empty(database_url)
+    migrate.upgrade(database_url, "0005")
+    asset_id, version_id = uuid4(), uuid4()
+    engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(assets_table).values(
+                id=asset_id, pool="default", type="image", filename="a.jpg",
+                mime_type="image/jpeg", size=5, sha256="a" * 64, blob_key="o/a", width=8,
+                height=8, frames=1, gallery=str(asset_id), metadata={}, hidden=False,
+                created_at=T0, modified_at=T0))
+            # the columns 0005 has: the table's new `encodings` is left out of the insert
+            conn.execute(sa.insert(versions).values(
+                id=version_id, asset_id=asset_id, name="detail", status="ready",
+                spec={"name": "detail", "width": 8, "height": 8}, blob_key="v/a",
+                mime_type="image/jpeg", created_at=T0))
+        migrate.upgrade(database_url)
+        assert migrate.current(database_url) == "0006"
+    finally:
+        engine.dispose()
+    version = asyncio.run(_read_version(database_url, asset_id))
+    assert (version.id, version.blob_key, version.encodings) == (version_id, "v/a", ())
+    assert version.all_encodings[0].format == "jpeg"
+
+
+async def _read_version(url: str, asset_id: UUID) -> Version:
+    async with SqlDatabase.open(url) as db:
+        [version] = (await get(db, asset_id)).versions
+    return version
+
+
 # -- transactions ------------------------------------------------------------------------
 
 
@@ -1699,14 +1798,7 @@ def test_upgrade_to_0004_keeps_pools_off_and_versions_as_the_converter_s(
     database_url: str,
 ) -> None:
     # A database at 0003 holding an image with a version upgrades in place.
-    if database_url.startswith("sqlite"):
-        Path(database_url.removeprefix("sqlite:///")).unlink()
-    else:
-        engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-        engine.dispose()
+    empty(database_url)
     migrate.upgrade(database_url, "0003")
     engine = sa.create_engine(sync_url(database_url), poolclass=sa.NullPool)
     asset_id, version_id = uuid4(), uuid4()

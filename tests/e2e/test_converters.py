@@ -10,9 +10,11 @@ from tests.support.images import load, solid
 
 DEFAULT = {"name": "default", "versions": [
     {"name": "detail", "width": 800, "height": 800, "fit": "cover", "gravity": "centre",
-     "format": "same", "quality": 80, "upscale": False, "operations": []},
+     "format": "same", "quality": 80, "upscale": False, "operations": [], "widths": [],
+     "source": None},
     {"name": "thumbnail", "width": 100, "height": 100, "fit": "cover", "gravity": "centre",
-     "format": "same", "quality": 80, "upscale": False, "operations": []},
+     "format": "same", "quality": 80, "upscale": False, "operations": [], "widths": [],
+     "source": None},
 ]}
 
 

@@ -110,6 +110,22 @@ def test_defaults_and_the_original_format(anonymous: httpx.Client, image: dict[s
     assert big.content[:3] == b"\xff\xd8\xff" and load(big.content).width == 800
 
 
+def test_format_auto_is_negotiated_by_accept(anonymous: httpx.Client, client: httpx.Client,
+                                            image: dict[str, Any], sign: Any) -> None:
+    url = sign(image["id"], w=160, h=80, format="auto")
+    renders = counter(client, "renders")
+    answers = {}
+    for accept, mime in (("image/avif,image/webp,*/*", "image/avif"),
+                         ("image/webp,*/*", "image/webp"), ("*/*", "image/jpeg")):
+        r = anonymous.get(url, headers={"accept": accept})
+        assert r.status_code == 200, r.text
+        assert (r.headers["content-type"], r.headers["vary"]) == (mime, "Accept")
+        assert (load(r.content).width, load(r.content).height) == (160, 80)
+        answers[mime] = r.headers["etag"]
+    assert len(set(answers.values())) == 3
+    assert counter(client, "renders") == renders + 1  # one render stored all three
+
+
 def test_the_query_order_does_not_matter(anonymous: httpx.Client, image: dict[str, Any],
                                          sign: Any) -> None:
     url = sign(image["id"], w=64, h=64, format="png")

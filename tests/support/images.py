@@ -78,3 +78,37 @@ def photo_crops(count: int, *, width: int = 960, height: int = 720) -> list[byte
             crop = (crop * [1.25, 1.0, 0.8]).cast("uchar")
         out.append(bytes(crop.jpegsave_buffer(Q=85)))
     return out
+
+
+def animated(colours: list[tuple[int, int, int]], width: int, height: int, *,
+             delays: list[int], loop: int = 0, fmt: str = ".gif") -> bytes:
+    """An animation (GIF or WebP) of solid-colour frames, with these delays (ms) and loop
+    count (0 = forever)."""
+    frames = [(pyvips.Image.black(width, height, bands=3) + list(c)).cast("uchar")
+              for c in colours]
+    strip = pyvips.Image.arrayjoin(frames, across=1).copy(interpretation="srgb")
+    strip.set_type(pyvips.GValue.gint_type, "page-height", height)
+    strip.set_type(pyvips.GValue.array_int_type, "delay", delays)
+    strip.set_type(pyvips.GValue.gint_type, "loop", loop)
+    return bytes(strip.write_to_buffer(fmt))
+
+
+def frames(data: bytes) -> tuple[pyvips.Image, int, list[int], int]:
+    """An animation as a browser reads it: (every frame stacked, frame count, delays in
+    ms, loop count); a still image is one frame with no delays."""
+    image = pyvips.Image.new_from_buffer(data, "", n=-1) if data[:3] == b"GIF" or \
+        data[8:12] == b"WEBP" else pyvips.Image.new_from_buffer(data, "")
+    count = int(image.get("n-pages")) if image.get_typeof("n-pages") else 1
+    delays = list(image.get("delay")) if image.get_typeof("delay") else []
+    loop = int(image.get("loop")) if image.get_typeof("loop") else 0
+    return image, count, delays, loop
+
+
+#: magic bytes of the formats versions are written in
+MAGIC = {
+    "image/jpeg": lambda b: b[:3] == b"\xff\xd8\xff",
+    "image/png": lambda b: b[:8] == b"\x89PNG\r\n\x1a\n",
+    "image/webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
+    "image/avif": lambda b: b[4:12] in (b"ftypavif", b"ftypavis"),
+    "image/gif": lambda b: b[:6] in (b"GIF87a", b"GIF89a"),
+}

@@ -7,6 +7,7 @@ import binascii
 import builtins
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,7 +20,15 @@ from assetry.db.rows import select_rows
 from assetry.db.tables import assets, attachments
 from assetry.db.tables import versions as versions_table
 from assetry.domain.converter import parse_version
-from assetry.domain.model import Asset, AssetFilter, AssetType, Page, Version, VersionStatus
+from assetry.domain.model import (
+    Asset,
+    AssetFilter,
+    AssetType,
+    Encoding,
+    Page,
+    Version,
+    VersionStatus,
+)
 from assetry.domain.placeholder import Placeholder
 from assetry.domain.rows import ListQuery, Row, RowPage, RowTable
 from assetry.errors import AssetNotFound, Invalid, VersionNotFound
@@ -45,6 +54,7 @@ def version_from_row(row: sa.Row[Any]) -> Version:
         blob_key=m["blob_key"],
         error=m["error"],
         used_at=m["used_at"],
+        encodings=tuple(Encoding(**e) for e in m["encodings"] or ()),
     )
 
 
@@ -65,6 +75,7 @@ def version_to_row(version: Version, *, adhoc: bool = False) -> dict[str, Any]:
         "error": version.error,
         "adhoc": adhoc,
         "used_at": version.used_at,
+        "encodings": [asdict(e) for e in version.encodings],
     }
 
 
@@ -388,11 +399,12 @@ class SqlAssetRepository:
         facts: dict[str, Any] | None = None,
         error: str | None = None,
         reserved: str | None = None,
+        encodings: Sequence[Encoding] = (),
     ) -> bool:
         """Move a *pending* version that still names `reserved` to ready or failed,
-        recording `blob_key`, `error` and the `facts` (any of width, height, mime_type,
-        size, sha256). False otherwise (replaced, deleted, finished or taken over by
-        another render)."""
+        recording `blob_key`, `error`, the `facts` (any of width, height, mime_type,
+        size, sha256) and its other renditions. False otherwise (replaced, deleted,
+        finished or taken over by another render)."""
         if status is VersionStatus.PENDING:
             raise ValueError("finish_version moves a version to ready or failed, not pending")
         facts = facts or {}
@@ -402,7 +414,8 @@ class SqlAssetRepository:
         # version, or a render racing a replacement, exactly one write wins.
         result = await self._conn.execute(
             sa.update(versions_table).where(_pending_naming(version_id, reserved))
-            .values(status=status.value, blob_key=blob_key, error=error, **facts))
+            .values(status=status.value, blob_key=blob_key, error=error,
+                    encodings=[asdict(e) for e in encodings], **facts))
         return result.rowcount == 1
 
     async def add_rendition(self, version: Version) -> bool:
@@ -489,17 +502,21 @@ class SqlAssetRepository:
         return result.rowcount > 0
 
     async def blob_keys(self, *, reserved: bool = True) -> AsyncIterator[str]:
-        """Every blob key a row points at: originals, then versions (pending versions'
-        reservations only with `reserved`). Iterate it before the transaction ends."""
-        of_versions = sa.select(versions_table.c.blob_key).where(
+        """Every blob key a row points at: originals, then versions, each rendition of
+        them (a key two renditions share comes twice; pending versions' reservations
+        only with `reserved`). Iterate it before the transaction ends."""
+        result = await self._conn.stream(sa.select(assets.c.blob_key))
+        async for key in result.scalars():
+            yield key
+        of_versions = sa.select(versions_table.c.blob_key, versions_table.c.encodings).where(
             versions_table.c.blob_key.is_not(None))
         if not reserved:
             of_versions = of_versions.where(
                 versions_table.c.status != VersionStatus.PENDING.value)
-        for stmt in (sa.select(assets.c.blob_key), of_versions):
-            result = await self._conn.stream(stmt)
-            async for key in result.scalars():
-                yield key
+        async for key, encodings in await self._conn.stream(of_versions):
+            yield key
+            for encoding in encodings or ():
+                yield encoding["blob_key"]
 
     async def _hydrate(self, rows: Sequence[sa.Row[Any]]) -> builtins.list[Asset]:
         """Assets for `rows`, in their order, each with its versions and attachments:

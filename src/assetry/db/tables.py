@@ -136,6 +136,10 @@ versions = sa.Table(
     #: when an ad-hoc result was last served (to the minute): `assetry gc` trims the
     #: least recently used first
     sa.Column("used_at", UtcDateTime(), nullable=True),
+    # The version's other renditions (formats of `format: auto`, srcset widths): a list
+    # of {format, srcset_width, blob_key, mime_type, width, height, size, sha256}. Always
+    # read and written with the row, never queried on their own, so no table of their own.
+    sa.Column("encodings", sa.JSON(), nullable=False, server_default=sa.text("'[]'")),
     sa.PrimaryKeyConstraint("id", name="pk_versions"),
     sa.ForeignKeyConstraint(
         ["asset_id"], ["assets.id"], name="fk_versions_asset_id_assets", ondelete="CASCADE"

@@ -1,16 +1,18 @@
 """Converters: named, stored recipes of versions, parsed and validated before they are stored.
 
 A spec that cannot be carried out is refused here (InvalidConverter, naming the field),
-never later when an image is rendered.
+never later when an image is rendered. What needs stored data to check (that an overlay's
+asset exists and is an image) is checked by the converter service.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
 from assetry.errors import InvalidConverter
 
@@ -18,6 +20,8 @@ NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
 MAX_DIMENSION = 10_000
 MAX_VERSIONS = 32
 MAX_OPERATIONS = 16
+MAX_WIDTHS = 16
+MAX_OVERLAY_MARGIN = 1000
 
 
 class Fit(StrEnum):
@@ -33,8 +37,23 @@ class Gravity(StrEnum):
     FOCAL = "focal"  #: centre on the asset's metadata.focal_point {x, y} in 0..1
 
 
+class Anchor(StrEnum):
+    """Where an overlay sits on the version: a compass point, or the centre."""
+
+    CENTRE = "centre"
+    NORTH = "north"
+    NORTH_EAST = "north-east"
+    EAST = "east"
+    SOUTH_EAST = "south-east"
+    SOUTH = "south"
+    SOUTH_WEST = "south-west"
+    WEST = "west"
+    NORTH_WEST = "north-west"
+
+
 class OutputFormat(StrEnum):
     SAME = "same"
+    AUTO = "auto"  #: AVIF, WebP and a fallback, chosen per request by Accept
     JPEG = "jpeg"
     PNG = "png"
     WEBP = "webp"
@@ -58,9 +77,16 @@ class Operation:
         return {"op": self.op, **params}
 
 
+#: operations applied to the finished version (after the fit), not to the working image
+POST_FIT_OPERATIONS = frozenset({"overlay"})
+
+
 @dataclass(frozen=True, slots=True)
 class VersionSpec:
-    """How one version is made. `to_json()` round-trips through `parse_version`."""
+    """How one version is made. `to_json()` round-trips through `parse_version`.
+
+    `widths` are extra output widths for a srcset (ascending, unique); `source` names
+    another version of the same converter whose pixels this one is made from."""
 
     name: str
     width: int | None
@@ -71,6 +97,18 @@ class VersionSpec:
     quality: int = 80
     upscale: bool = False
     operations: tuple[Operation, ...] = ()
+    widths: tuple[int, ...] = ()
+    source: str | None = None
+
+    @property
+    def overlays(self) -> tuple[Operation, ...]:
+        """The overlay operations, in order (they come after every other operation)."""
+        return tuple(o for o in self.operations if o.op in POST_FIT_OPERATIONS)
+
+    @property
+    def steps(self) -> tuple[Operation, ...]:
+        """The operations applied to the working image before the fit."""
+        return tuple(o for o in self.operations if o.op not in POST_FIT_OPERATIONS)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +121,8 @@ class VersionSpec:
             "quality": self.quality,
             "upscale": self.upscale,
             "operations": [o.to_json() for o in self.operations],
+            "widths": list(self.widths),
+            "source": self.source,
         }
 
 
@@ -193,7 +233,28 @@ def _operation(raw: Any, path: str) -> Operation:
             raise _fail(f"{path}.ratio", "must be positive")
         params.append(("ratio", ratio))
         params.append(("shift", _pair(raw.get("shift", [0.5, 0.5]), f"{path}.shift", 0, 1)))
+    elif op == "overlay":
+        params.extend(_overlay(raw, path))
     return Operation(op=op, params=tuple(params))
+
+
+def _overlay(raw: Mapping[str, Any], path: str) -> list[tuple[str, Any]]:
+    """An overlay's parameters, normalised: the asset id in canonical UUID form."""
+    asset = raw.get("asset")
+    try:
+        asset_id = str(UUID(asset)) if isinstance(asset, str) else None
+    except ValueError:
+        asset_id = None
+    if asset_id is None:
+        raise _fail(f"{path}.asset", "must be the id of an image asset")
+    gravity = _enum(Anchor, raw.get("gravity"), f"{path}.gravity", Anchor.SOUTH_EAST)
+    return [
+        ("asset", asset_id),
+        ("gravity", gravity.value),
+        ("opacity", _number(raw.get("opacity", 1.0), f"{path}.opacity", 0.01, 1.0)),
+        ("scale", _number(raw.get("scale", 0.2), f"{path}.scale", 0.01, 1.0)),
+        ("margin", _int(raw.get("margin", 0), f"{path}.margin", 0, MAX_OVERLAY_MARGIN)),
+    ]
 
 
 _OP_PARAMS: dict[str, tuple[str, ...]] = {
@@ -204,10 +265,37 @@ _OP_PARAMS: dict[str, tuple[str, ...]] = {
     "background": ("color",),
     "scale": ("factor",),
     "aspect_crop": ("ratio", "shift"),
+    "overlay": ("asset", "gravity", "opacity", "scale", "margin"),
 }
 
 _VERSION_KEYS = {"name", "width", "height", "fit", "gravity", "format", "quality", "upscale",
-                 "operations"}
+                 "operations", "widths", "source"}
+
+
+def _widths(raw: Any, path: str) -> tuple[int, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) > MAX_WIDTHS:
+        raise _fail(path, f"must be a list of at most {MAX_WIDTHS} widths")
+    widths = [_int(w, f"{path}[{i}]", 1, MAX_DIMENSION) for i, w in enumerate(raw)]
+    if len(set(widths)) != len(widths):
+        raise _fail(path, "widths must be unique")
+    return tuple(sorted(w for w in widths if w is not None))
+
+
+def _operations(raw: Any, path: str) -> tuple[Operation, ...]:
+    if not isinstance(raw, list) or len(raw) > MAX_OPERATIONS:
+        raise _fail(path, f"must be a list of at most {MAX_OPERATIONS} operations")
+    ops = tuple(_operation(o, f"{path}[{i}]") for i, o in enumerate(raw))
+    # An overlay is drawn on the finished version; an operation listed after it would
+    # seem to apply to the overlay too, which it cannot, so the order must say so.
+    seen_overlay = False
+    for i, o in enumerate(ops):
+        if o.op in POST_FIT_OPERATIONS:
+            seen_overlay = True
+        elif seen_overlay:
+            raise _fail(f"{path}[{i}]", "overlays come after every other operation")
+    return ops
 
 
 def parse_version(raw: Any, path: str = "versions[0]") -> VersionSpec:
@@ -236,13 +324,48 @@ def parse_version(raw: Any, path: str = "versions[0]") -> VersionSpec:
     upscale = raw.get("upscale", False)
     if not isinstance(upscale, bool):
         raise _fail(f"{path}.upscale", "must be true or false")
-    ops_raw = raw.get("operations", [])
-    if not isinstance(ops_raw, list) or len(ops_raw) > MAX_OPERATIONS:
-        raise _fail(f"{path}.operations", f"must be a list of at most {MAX_OPERATIONS} operations")
-    ops = tuple(_operation(o, f"{path}.operations[{i}]") for i, o in enumerate(ops_raw))
+    ops = _operations(raw.get("operations", []), f"{path}.operations")
+    widths = _widths(raw.get("widths"), f"{path}.widths")
+    source = raw.get("source")
+    if source is not None and (not isinstance(source, str) or not NAME_RE.match(source)):
+        raise _fail(f"{path}.source", "must name another version of this converter")
     assert quality is not None
     return VersionSpec(name=name, width=width, height=height, fit=fit, gravity=gravity,
-                       format=fmt, quality=quality, upscale=upscale, operations=ops)
+                       format=fmt, quality=quality, upscale=upscale, operations=ops,
+                       widths=widths, source=source)
+
+
+def lineage(spec: VersionSpec, specs: Mapping[str, VersionSpec]) -> tuple[VersionSpec, ...]:
+    """The versions `spec` is made from, nearest first (empty: made from the original).
+
+    Raises InvalidConverter (field `source`) for a name missing from `specs` or a cycle."""
+    chain: list[VersionSpec] = []
+    seen = {spec.name}
+    current = spec
+    while current.source is not None:
+        parent = specs.get(current.source)
+        if parent is None:
+            raise InvalidConverter(f"version {current.name!r} names {current.source!r} as "
+                                   "its source, and there is no version of that name",
+                                   field="source")
+        if parent.name in seen:
+            cycle = " -> ".join([*(s.name for s in [spec, *chain]), parent.name])
+            raise InvalidConverter(f"the sources form a cycle: {cycle}", field="source")
+        seen.add(parent.name)
+        chain.append(parent)
+        current = parent
+    return tuple(chain)
+
+
+def render_order(targets: Sequence[str], specs: Mapping[str, VersionSpec]) -> list[str]:
+    """The names of `targets` and of every version they are made from, each once, every
+    source before the versions made from it; `specs` maps version names to their specs.
+    Raises InvalidConverter as `lineage` does."""
+    ordered: dict[str, None] = {}
+    for name in targets:
+        for n in reversed((name, *(s.name for s in lineage(specs[name], specs)))):
+            ordered.setdefault(n)
+    return list(ordered)
 
 
 def parse_converter(name: str, raw: Any) -> Converter:
@@ -263,6 +386,12 @@ def parse_converter(name: str, raw: Any) -> Converter:
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise _fail("versions", "version names must be unique")
+    by_name = {s.name: s for s in specs}
+    for i, s in enumerate(specs):
+        try:
+            lineage(s, by_name)
+        except InvalidConverter as exc:
+            raise _fail(f"versions[{i}].source", exc.message) from None
     return Converter(name=name, versions=specs)
 
 

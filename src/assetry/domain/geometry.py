@@ -6,13 +6,17 @@ carries a Plan out on whatever decoded resolution it holds, scaling boxes to it.
 
 The `cover` crop reproduces the original system's arithmetic exactly (round half to
 even, centred), so 840x700 -> 200x100 crops (0, 140, 840, 420) and 999x500 does not crop.
+
+Overlays are placed on the finished version, in its output pixels; srcset widths are
+planned like the version itself with the box scaled to each width.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
-from assetry.domain.converter import Fit, Gravity, Operation, VersionSpec
+from assetry.domain.converter import Anchor, Fit, Gravity, Operation, VersionSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,16 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class Placement:
+    """One overlay on the finished version: its asset, the box it is resized to and drawn
+    in (output pixels), and its opacity."""
+
+    asset: str
+    box: Box
+    opacity: float
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """What to do to an upright source to make one version.
 
@@ -58,6 +72,7 @@ class Plan:
     resize  the size the cropped region is resized to
     canvas  the final size when the output is padded (fit contain), else None
     scale   the resolution needed, as a fraction of the original's (>= 1 means full size)
+    overlays  what is drawn on the output, in order
     """
 
     steps: tuple[Step, ...]
@@ -67,10 +82,17 @@ class Plan:
     resize: Size
     canvas: Size | None
     scale: float
+    overlays: tuple[Placement, ...] = ()
 
     @property
     def output(self) -> Size:
         return self.canvas or self.resize
+
+    @property
+    def upscales(self) -> bool:
+        """Whether the resize makes the (cropped) working image larger on either side."""
+        region = Size(self.crop.width, self.crop.height) if self.crop else self.virtual
+        return self.resize.width > region.width or self.resize.height > region.height
 
 
 def _aspect_box(size: Size, ratio: tuple[float, float], shift: tuple[float, float]) -> Box:
@@ -120,9 +142,39 @@ def cover_box(source: Size, target: Size, focal: Point | None = None) -> Box:
     return Box(left, top, w, h)
 
 
-def plan(source: Size, spec: VersionSpec, focal: Point | None = None) -> Plan:
-    """Plan `spec` on an upright `source`. `focal` is used only with gravity focal."""
-    steps, virtual, factor = resolve_operations(source, spec.operations)
+def place_overlay(output: Size, overlay: Size, operation: Operation, margin_scale: float = 1.0
+                  ) -> Placement:
+    """Where an overlay operation draws an image of size `overlay` on a version of size
+    `output`: `scale` x the version's width (aspect kept), shrunk further to fit inside
+    the margins, at its compass `gravity`. `margin_scale` scales the margin (srcset
+    widths keep the look of the version)."""
+    margin = round(operation.param("margin") * margin_scale)
+    width = max(1, round(output.width * operation.param("scale")))
+    height = max(1, round(width * overlay.height / overlay.width))
+    room = Size(max(1, output.width - 2 * margin), max(1, output.height - 2 * margin))
+    if width > room.width or height > room.height:
+        shrink = min(room.width / width, room.height / height)
+        width, height = max(1, int(width * shrink)), max(1, int(height * shrink))
+    anchor = Anchor(operation.param("gravity"))
+    horizontal = ("west" if anchor.value.endswith("west")
+                  else "east" if anchor.value.endswith("east") else "centre")
+    vertical = ("north" if anchor.value.startswith("north")
+                else "south" if anchor.value.startswith("south") else "centre")
+    left = {"west": margin, "east": output.width - width - margin}.get(
+        horizontal, (output.width - width) // 2)
+    top = {"north": margin, "south": output.height - height - margin}.get(
+        vertical, (output.height - height) // 2)
+    return Placement(asset=operation.param("asset"),
+                     box=Box(max(0, left), max(0, top), width, height),
+                     opacity=operation.param("opacity"))
+
+
+def plan(source: Size, spec: VersionSpec, focal: Point | None = None,
+         overlays: Mapping[str, Size] | None = None, *, margin_scale: float = 1.0) -> Plan:
+    """Plan `spec` on an upright `source`. `focal` is used only with gravity focal;
+    `overlays` gives the upright size of each overlay asset the spec names (an overlay
+    whose size is not given raises KeyError)."""
+    steps, virtual, factor = resolve_operations(source, spec.steps)
     tw, th = spec.width, spec.height
     crop: Box | None = None
     canvas: Size | None = None
@@ -153,6 +205,7 @@ def plan(source: Size, spec: VersionSpec, focal: Point | None = None) -> Plan:
             assert tw is not None and th is not None
             canvas = Size(tw, th)
     needed = max(resize.width / region.width, resize.height / region.height) * factor
+    output = canvas or resize
     return Plan(
         steps=steps,
         virtual=virtual,
@@ -161,7 +214,32 @@ def plan(source: Size, spec: VersionSpec, focal: Point | None = None) -> Plan:
         resize=resize,
         canvas=canvas,
         scale=needed,
+        overlays=tuple(place_overlay(output, (overlays or {})[o.param("asset")], o,
+                                     margin_scale) for o in spec.overlays),
     )
+
+
+def srcset(source: Size, spec: VersionSpec, main: Plan, focal: Point | None = None,
+           overlays: Mapping[str, Size] | None = None) -> tuple[tuple[int, Plan], ...]:
+    """A plan for each of `spec.widths` that the source can fill without upscaling (the
+    others are dropped, whatever `upscale` says), ascending. Each is the version with its
+    box scaled to that output width: same fit, gravity and aspect ratio (for `inside`,
+    the source's). `main` is the version's own plan (margins scale with its width); the
+    plan of a width equal to the version's own is equal to `main`."""
+    kept: list[tuple[int, Plan]] = []
+    for width in spec.widths:
+        if spec.fit is Fit.INSIDE:
+            scaled = replace(spec, width=width, height=None, upscale=True)
+        else:
+            assert spec.width is not None and spec.height is not None
+            height = max(1, round(width * spec.height / spec.width))
+            scaled = replace(spec, width=width, height=height, upscale=True)
+        p = plan(source, scaled, focal, overlays,
+                 margin_scale=width / main.output.width)
+        if p.upscales:
+            continue
+        kept.append((width, p))
+    return tuple(kept)
 
 
 def decode_scale(plans: list[Plan]) -> float:

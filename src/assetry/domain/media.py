@@ -16,6 +16,11 @@ FORMAT_MIME: dict[str, str] = {
     "avif": "image/avif", "gif": "image/gif", "tiff": "image/tiff",
 }
 
+def format_of(mime_type: str) -> str:
+    """The output format name of a MIME type we write (`bin` for any other)."""
+    return next((k for k, v in FORMAT_MIME.items() if v == mime_type), "bin")
+
+
 #: the format a `format: same` version is written in, by original type. HEIC/HEIF have no
 #: encoder here, so they become JPEG; TIFF stays TIFF.
 SAME_FORMAT: dict[str, str] = {

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from assetry.domain.converter import VersionSpec
+from assetry.domain.media import format_of
 from assetry.domain.placeholder import Placeholder
 
 
@@ -38,8 +39,27 @@ class Pool:
 
 
 @dataclass(frozen=True, slots=True)
+class Encoding:
+    """One stored rendition of a version besides its main one: another format (`format:
+    auto`) or another width (`widths`), or both. Renditions may share a blob (a srcset
+    width equal to the version's own size is its main bytes)."""
+
+    format: str  #: jpeg, png, webp, avif, gif or tiff
+    srcset_width: int | None  #: the width asked for with `?w=`; None: the version's own size
+    blob_key: str
+    mime_type: str
+    width: int
+    height: int
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class Version:
-    """One derivative of an image, made by one VersionSpec of a converter."""
+    """One derivative of an image, made by one VersionSpec of a converter.
+
+    `width` ... `blob_key` describe its main rendition (for `format: auto`, the fallback
+    at the version's own size); `encodings` the others."""
 
     id: UUID
     asset_id: UUID
@@ -56,6 +76,25 @@ class Version:
     error: str | None = None
     #: when a transform's stored result was last served (None for converter versions)
     used_at: datetime | None = None
+    encodings: tuple[Encoding, ...] = ()
+
+    @property
+    def all_encodings(self) -> tuple[Encoding, ...]:
+        """Every stored rendition of the version, the main one first (none unless it is
+        ready)."""
+        if self.blob_key is None or self.mime_type is None:
+            return ()
+        main = Encoding(format=format_of(self.mime_type), srcset_width=None,
+                        blob_key=self.blob_key, mime_type=self.mime_type,
+                        width=self.width or 0, height=self.height or 0, size=self.size or 0,
+                        sha256=self.sha256 or "")
+        return (main, *self.encodings)
+
+    @property
+    def blob_keys(self) -> tuple[str, ...]:
+        """Every blob this version holds, each once (what deleting it must delete)."""
+        keys = (self.blob_key, *(e.blob_key for e in self.encodings))
+        return tuple(dict.fromkeys(k for k in keys if k is not None))
 
 
 @dataclass(frozen=True, slots=True)

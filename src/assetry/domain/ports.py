@@ -7,7 +7,7 @@ the domain errors named here (`assetry.errors`), once, at their edge.
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,10 +16,11 @@ from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from assetry.domain.converter import Converter
-from assetry.domain.geometry import Plan
+from assetry.domain.geometry import Plan, Size
 from assetry.domain.model import (
     Asset,
     AssetFilter,
+    Encoding,
     Page,
     Pool,
     Token,
@@ -53,23 +54,54 @@ class ImageInfo:
 
 @dataclass(frozen=True, slots=True)
 class RenderRequest:
-    """One version to make in a shared decode."""
+    """One version to make in a shared decode.
+
+    `plan` is measured on the original, or, with `source`, on the output of the earlier
+    request of that version id, whose pixels (before encoding) this one is made from.
+    `srcset` holds a plan per extra width. A request with `keep=False` is only a source
+    for later ones: it is carried out but neither encoded nor answered."""
 
     version_id: UUID
     plan: Plan
-    format: str  #: output format: jpeg, png, webp, avif, gif or tiff
-    quality: int
+    format: str  #: output format: jpeg, png, webp, avif, gif, tiff, or auto
+    quality: int  #: for auto, the JPEG quality; WebP and AVIF get its equivalent
+    srcset: tuple[tuple[int, Plan], ...] = ()
+    source: UUID | None = None
+    keep: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """One more rendition of a version: another format, or a srcset width, or both."""
+
+    format: str
+    srcset_width: int | None  #: None: the version's own size
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
 
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """The encoded bytes of one version."""
+    """The encoded bytes of one version: its main rendition (for auto, the fallback) and
+    the others. Renditions with the same bytes share one `bytes` object."""
 
     version_id: UUID
     data: bytes
     mime_type: str
     width: int
     height: int
+    extras: tuple[Encoded, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OverlaySource:
+    """An overlay asset's original, as a local file, and its upright size."""
+
+    path: Path
+    mime_type: str
+    size: Size
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,15 +185,17 @@ class ImageProcessor(Protocol):
 
     def render(
         self, path: Path, mime_type: str, requests: Sequence[RenderRequest], scale: float,
-        placeholder: bool = False,
+        placeholder: bool = False, overlays: Mapping[str, OverlaySource] | None = None,
     ) -> Decoded[Rendered | RenderFailure]:
         """Decode the file once at `scale` (shrink-on-load), checking every byte of the
         stream (a truncated or corrupt image raises, even with no request), and make
-        every requested version from that one decode, in request order; with
+        every requested version from that one decode: one result per request with
+        `keep`, in request order. A request's `source` must come earlier in `requests`.
+        `overlays` holds the images the plans draw on top, by asset id. With
         `placeholder`, also the placeholders of the decoded image (None if they fail).
 
         Raises UndecodableImage when the image does not decode; a version that fails on
-        its own comes back as a RenderFailure.
+        its own (or whose source failed) comes back as a RenderFailure.
         """
         ...
 
@@ -280,10 +314,12 @@ class AssetRepository(Protocol):
         facts: dict[str, Any] | None = None,
         error: str | None = None,
         reserved: str | None = None,
+        encodings: Sequence[Encoding] = (),
     ) -> bool:
         """Move a *pending* version that still names `reserved` (the key its render
-        reserved, None if it reserved none) to ready or failed. False otherwise
-        (replaced, deleted, finished or taken over by another render)."""
+        reserved, None if it reserved none) to ready or failed, with its other
+        renditions. False otherwise (replaced, deleted, finished or taken over by another
+        render)."""
         ...
 
     async def add_rendition(self, version: Version) -> bool:

@@ -2,7 +2,8 @@
 
 The decoded image may be smaller than the virtual image the Plan is measured in (it was
 shrunk on load to the one resolution every version needs), so each box is scaled by the
-ratio of actual to virtual pixels, tracked through the steps.
+ratio of actual to virtual pixels, tracked through the steps. Overlays are drawn last,
+on the finished output, where the Plan placed them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from collections.abc import Callable
 
 import pyvips
 
-from assetry.domain.geometry import Box, Plan, Size, Step
+from assetry.domain.geometry import Box, Placement, Plan, Size, Step
+
+#: gives an overlay's pixels for one placement: 8-bit sRGB + alpha, exactly the box's
+#: size, its alpha already scaled by the opacity
+Marks = Callable[[Placement], pyvips.Image]
 
 #: output formats that can carry an alpha channel (GIF as 1-bit transparency)
 ALPHA_FORMATS = frozenset({"png", "webp", "avif", "gif", "tiff"})
@@ -28,38 +33,69 @@ def to_srgb_uchar(image: pyvips.Image) -> pyvips.Image:
     return image
 
 
-def carry_out(image: pyvips.Image, plan: Plan, source: Size, *, alpha: bool) -> pyvips.Image:
+def carry_out(image: pyvips.Image, plan: Plan, source: Size, *, alpha: bool,
+              origin: tuple[int, int] | None = None, marks: Marks | None = None
+              ) -> pyvips.Image:
     """Apply `plan` to `image`, a decode (at any resolution) of the upright `source`.
 
     Returns exactly `plan.output` pixels, 8-bit sRGB. `alpha` says whether the output
-    format can keep transparency; it picks the colour of a `contain` canvas.
+    format can keep transparency; it picks the colour of a `contain` canvas. `origin`
+    fixes where an attention crop is taken (every frame of an animation is cropped where
+    the first one was); `marks` gives the pixels of the plan's overlays.
     """
-    virtual = source
-    for step in plan.steps:
-        image = _step(image, step, _ratio(image, virtual))
-        virtual = step.size_after or virtual
-    rx, ry = _ratio(image, plan.virtual)
+    image = _working(image, plan, source)
     if plan.crop is not None:
-        box = _scaled(plan.crop, rx, ry, image)
-        if plan.attention:
+        box = _scaled(plan.crop, *_ratio(image, plan.virtual), image)
+        if plan.attention and origin is None:
             image = image.smartcrop(box.width, box.height, interesting="attention")
         else:
-            image = image.crop(box.left, box.top, box.width, box.height)
+            left, top = origin or (box.left, box.top)
+            image = image.crop(left, top, box.width, box.height)
     image = _resize(image, plan.resize)
     if plan.canvas is not None:
         image = _embed(image, plan.canvas, transparent=alpha and image.hasalpha())
-    return to_srgb_uchar(image)
+    image = to_srgb_uchar(image)
+    for placement in plan.overlays:
+        assert marks is not None, "a plan with overlays needs their pixels"
+        image = _draw(image, marks(placement), placement.box)
+    return image
 
 
-def encode(image: pyvips.Image, fmt: str, quality: int) -> bytes:
+def attention_origin(image: pyvips.Image, plan: Plan, source: Size) -> tuple[int, int]:
+    """Where libvips' attention crop of `plan` falls on `image` (the top-left corner, in
+    the working image's pixels), so that other frames can be cropped at the same place."""
+    assert plan.crop is not None
+    image = _working(image, plan, source)
+    box = _scaled(plan.crop, *_ratio(image, plan.virtual), image)
+    _, found = image.smartcrop(box.width, box.height, interesting="attention",
+                               attention_x=True, attention_y=True)
+    # libvips centres the crop on the attention point, kept inside the image
+    left = min(max(found["attention_x"] - box.width // 2, 0), int(image.width) - box.width)
+    top = min(max(found["attention_y"] - box.height // 2, 0), int(image.height) - box.height)
+    return left, top
+
+
+def has_transparency(image: pyvips.Image) -> bool:
+    """Whether any pixel is less than opaque (an alpha band of all 255 does not count)."""
+    return bool(image.hasalpha()) and image.extract_band(image.bands - 1).min() < 255
+
+
+def as_stored(image: pyvips.Image, fmt: str) -> pyvips.Image:
+    """The pixels a version of format `fmt` shows: alpha flattened on white when the
+    format cannot keep it (what `encode` writes), for versions made from this one."""
+    if fmt not in ALPHA_FORMATS and image.hasalpha():
+        return image.flatten(background=list(_WHITE))
+    return image
+
+
+def encode(image: pyvips.Image, fmt: str, quality: int, *, fast: bool = False) -> bytes:
     """Encode `image` as `fmt`, with no metadata at all (no EXIF, GPS, XMP or ICC).
+    `fast` picks the quicker setting where an encoder has one worth taking (AVIF).
 
     Raises KeyError for an unknown format.
     """
-    save = _SAVERS[fmt]
-    if fmt not in ALPHA_FORMATS and image.hasalpha():
-        image = image.flatten(background=list(_WHITE))
-    return bytes(save(to_srgb_uchar(image), quality))
+    save = _FAST_SAVERS.get(fmt, _SAVERS[fmt]) if fast else _SAVERS[fmt]
+    return bytes(save(to_srgb_uchar(as_stored(image, fmt)), quality))
 
 
 _SAVERS: dict[str, Callable[[pyvips.Image, int], bytes]] = {
@@ -73,6 +109,36 @@ _SAVERS: dict[str, Callable[[pyvips.Image, int], bytes]] = {
     "gif": lambda im, q: im.gifsave_buffer(effort=3, keep="none"),
     "tiff": lambda im, q: im.tiffsave_buffer(compression="deflate", keep="none"),
 }
+
+#: `format: auto` stores AVIF beside WebP and JPEG, in the upload's request: effort 0 is
+#: about 8x faster than 2 for about the same bytes at the quality it is measured to need
+#: (bench/quality_equivalence.py measures with these settings).
+_FAST_SAVERS: dict[str, Callable[[pyvips.Image, int], bytes]] = {
+    "avif": lambda im, q: im.heifsave_buffer(Q=q, compression="av1", effort=0, keep="none"),
+}
+
+
+def _working(image: pyvips.Image, plan: Plan, source: Size) -> pyvips.Image:
+    """`image` after the plan's steps (the operations before the fit)."""
+    virtual = source
+    for step in plan.steps:
+        image = _step(image, step, _ratio(image, virtual))
+        virtual = step.size_after or virtual
+    return image
+
+
+def _draw(image: pyvips.Image, mark: pyvips.Image, box: Box) -> pyvips.Image:
+    """`mark` (RGBA, box-sized) composited over `image` at the box, in sRGB."""
+    out = image.composite2(mark, "over", x=box.left, y=box.top,
+                           compositing_space="srgb")
+    out = to_srgb_uchar(out)
+    # Drawing on an opaque image leaves it opaque: keep its band count.
+    return out if image.hasalpha() else out.extract_band(0, n=image.bands)
+
+
+def resized(image: pyvips.Image, target: Size) -> pyvips.Image:
+    """`image` resized to exactly `target` (each side scaled on its own)."""
+    return _resize(image, target)
 
 
 def _ratio(image: pyvips.Image, virtual: Size) -> tuple[float, float]:

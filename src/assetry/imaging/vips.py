@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pyvips
 
-from assetry.domain.geometry import Size
-from assetry.domain.media import FORMAT_MIME
+from assetry.domain.geometry import Plan, Size
 from assetry.domain.placeholder import Placeholder
-from assetry.domain.ports import Decoded, ImageInfo, Rendered, RenderFailure, RenderRequest
+from assetry.domain.ports import (
+    Decoded,
+    ImageInfo,
+    OverlaySource,
+    Rendered,
+    RenderFailure,
+    RenderRequest,
+)
 from assetry.errors import TooManyPixels, UndecodableImage
 from assetry.imaging import heif
-from assetry.imaging.pipeline import ALPHA_FORMATS, carry_out, encode, to_srgb_uchar
+from assetry.imaging.animation import Frames
+from assetry.imaging.overlay import OverlayImages
+from assetry.imaging.pipeline import to_srgb_uchar
 from assetry.imaging.placeholder import placeholder as placeholder_of
+from assetry.imaging.renditions import animates, render_all
 from assetry.imaging.sniff import sniff
 from assetry.process import release_free_heap
 
@@ -85,21 +95,25 @@ class VipsProcessor:
 
     def render(
         self, path: Path, mime_type: str, requests: Sequence[RenderRequest], scale: float,
-        placeholder: bool = False,
+        placeholder: bool = False, overlays: Mapping[str, OverlaySource] | None = None,
     ) -> Decoded[Rendered | RenderFailure]:
         """Decode the file once at `scale` (shrink-on-load) and make every requested
         version from it. The decode reads the whole stream with fail_on=error, so it is
         also the proof that the image is whole: a JPEG's entropy decoder reads every
-        scan even at 1/8 scale. Animated images give their first frame, but every frame
-        is decoded once to prove it. With `placeholder`, the placeholders are made from
-        the same decoded pixels. Raises UndecodableImage.
+        scan even at 1/8 scale. An animation keeps every frame when some version's
+        format does (GIF, WebP, auto), else gives its first frame, every frame being
+        decoded once to prove it. Overlay images are decoded once each, at the size
+        they are drawn. With `placeholder`, the placeholders are made from the same
+        decoded pixels (an animation's first frame). Raises UndecodableImage.
         """
+        marks = OverlayImages(overlays or {}, _plans(requests), _decode_still)
         try:
-            image, source = _decode(path, mime_type, scale)
-            return Decoded([_render_one(image, source, request) for request in requests],
-                           placeholder=_placeholder(image) if placeholder else None)
+            frames, source = _decode(path, mime_type, scale, keep_frames=_keep_frames(requests))
+            return Decoded(render_all(frames, source, requests, marks, _reason),
+                           placeholder=_placeholder(frames.first().image) if placeholder
+                           else None)
         finally:
-            image = None  # drop the decoded pixels before trimming the heap
+            frames = marks = None  # type: ignore[assignment]  # drop the pixels, then trim
             release_free_heap()
 
 
@@ -112,10 +126,31 @@ def _open(path: Path, **options: Any) -> pyvips.Image:
     )
 
 
-def _decode(path: Path, mime_type: str, scale: float) -> tuple[pyvips.Image, Size]:
-    """The upright image, 8-bit sRGB, in memory, at about `scale`; and the upright size of
-    the original. thumbnail is used even at full size: it auto-rotates, and imports CMYK
-    and embedded ICC profiles into sRGB, on one path for every scale."""
+def _plans(requests: Sequence[RenderRequest]) -> list[Plan]:
+    """Every plan of the requests: each version's own and its srcset widths'."""
+    return [p for r in requests for p in (r.plan, *(plan for _, plan in r.srcset))]
+
+
+def _keep_frames(requests: Sequence[RenderRequest]) -> bool:
+    """Whether some version keeps an animation's frames: its format animates, and so
+    does every version it is made from."""
+    keeps: dict[UUID, bool] = {}
+    for r in requests:
+        keeps[r.version_id] = animates(r.format) and (r.source is None or keeps[r.source])
+    return any(keeps.values())
+
+
+def _decode_still(path: Path, mime_type: str, scale: float) -> pyvips.Image:
+    """The first frame of an image file at about `scale` (overlays)."""
+    return _decode(path, mime_type, scale, keep_frames=False)[0].image
+
+
+def _decode(path: Path, mime_type: str, scale: float, *, keep_frames: bool
+            ) -> tuple[Frames, Size]:
+    """The upright image, 8-bit sRGB, in memory, at about `scale` (every frame of an
+    animation with `keep_frames`, else the first); and the upright size of the original.
+    thumbnail is used even at full size: it auto-rotates, shrinks each frame alike, and
+    imports CMYK and embedded ICC profiles into sRGB, on one path for every scale."""
     try:
         if mime_type in heif.HEIF_TYPES:
             # Only the primary image is ever rendered, so only it is decoded.
@@ -128,32 +163,22 @@ def _decode(path: Path, mime_type: str, scale: float) -> tuple[pyvips.Image, Siz
             source = Size(int(header.width), int(header.height))
             if _orientation(header) >= 5:
                 source = Size(source.height, source.width)
+            options = "fail_on=error"
             if _frames(header) > 1 and mime_type in _ANIMATED:
-                # Later frames are never rendered, so this is their only check.
-                _open(path, n=-1).avg()
+                if keep_frames:
+                    options += ",n=-1"  # every frame, each shrunk alike: decoding is the check
+                else:
+                    # Later frames are never rendered, so this is their only check.
+                    _open(path, n=-1).avg()
             width, height = _target(source, scale)
-            # Loads the first page only: animations render their first frame. A TIFF's
-            # other pages may differ in size (previews, masks) and are never rendered.
+            # Otherwise the first page only. A TIFF's other pages may differ in size
+            # (previews, masks) and are never rendered.
             image = pyvips.Image.thumbnail_source(
                 pyvips.Source.new_from_file(str(path)), width, height=height, size="down",
-                option_string="fail_on=error", **_profile(header))
-        return to_srgb_uchar(image).copy_memory(), source
+                option_string=options, **_profile(header))
+        return Frames.of(to_srgb_uchar(image).copy_memory()), source
     except pyvips.Error as exc:
         raise UndecodableImage(f"not a decodable {mime_type}: {_reason(exc)}") from exc
-
-
-def _render_one(
-    image: pyvips.Image, source: Size, request: RenderRequest
-) -> Rendered | RenderFailure:
-    mime = FORMAT_MIME.get(request.format)
-    if mime is None:
-        return RenderFailure(request.version_id, f"unknown output format {request.format!r}")
-    try:
-        out = carry_out(image, request.plan, source, alpha=request.format in ALPHA_FORMATS)
-        data = encode(out, request.format, request.quality)
-    except pyvips.Error as exc:
-        return RenderFailure(request.version_id, _reason(exc))
-    return Rendered(request.version_id, data, mime, int(out.width), int(out.height))
 
 
 def _placeholder(image: pyvips.Image) -> Placeholder | None:

@@ -176,8 +176,9 @@ class AssetService:
         self._cache.forget(asset_id)
         # Rows first, blobs after: a crash in between leaves blobs nothing points at,
         # which `assetry gc` removes; never a row pointing at a missing blob.
-        await dispose(self._blobs, [asset.blob_key, *(v.blob_key for v in asset.versions),
-                                    *(v.blob_key for v in asset.renditions)])
+        await dispose(self._blobs, [asset.blob_key,
+                                    *(k for v in (*asset.versions, *asset.renditions)
+                                      for k in v.blob_keys)])
         self._metrics.bump("assets_deleted")
         return asset
 

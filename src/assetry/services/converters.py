@@ -9,6 +9,7 @@ from assetry.domain.model import Actor
 from assetry.domain.ports import Database
 from assetry.errors import Conflict
 from assetry.services import access
+from assetry.services.overlays import check_overlays
 
 
 class ConverterService:
@@ -27,10 +28,12 @@ class ConverterService:
             return await tx.converters.get(name)
 
     async def put(self, name: str, body: Any, actor: Actor) -> tuple[Converter, bool]:
-        """Validate and store; True when created. Raises InvalidConverter (nothing stored)."""
+        """Validate and store; True when created. Raises InvalidConverter (nothing stored),
+        also when an overlay names an asset that does not exist or is not an image."""
         access.administer(actor)
         converter = parse_converter(name, body)
         async with self._db.transaction() as tx:
+            await check_overlays(tx, converter)
             created = await tx.converters.put(converter)
         return converter, created
 

@@ -242,7 +242,7 @@ class IngestService:
                 async with self._db.transaction() as tx:
                     await tx.assets.add(asset)
             except BaseException:
-                await dispose(self._blobs, [key, *(v.blob_key for v in versions)])
+                await dispose(self._blobs, [key, *(k for v in versions for k in v.blob_keys)])
                 raise
         finally:
             self._spool.discard(staged)
@@ -318,17 +318,17 @@ class IngestService:
                     if pending:
                         await tx.jobs.enqueue("render", {"asset_id": str(asset.id)})
             except BaseException:
-                await dispose(self._blobs, [key, *(v.blob_key for v in made)])
+                await dispose(self._blobs, [key, *(k for v in made for k in v.blob_keys)])
                 raise
         finally:
             self._spool.discard(staged)
         self._cache.forget(asset.id)
         # Rows first, blobs after: a crash here leaves only unreferenced blobs (gc finds them).
-        used = {v.blob_key for v in versions}
+        used = {k for v in versions for k in v.blob_keys}
         await dispose(self._blobs, [
             *(k for k in (current.blob_key,) if k != key),
-            *(v.blob_key for v in old_versions),
-            *(v.blob_key for v in made if v.blob_key not in used)])
+            *(k for v in old_versions for k in v.blob_keys),
+            *(k for v in made for k in v.blob_keys if k not in used)])
         self._metrics.bump("assets_replaced")
         if pending:
             self._on_enqueued()

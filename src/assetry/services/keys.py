@@ -17,6 +17,19 @@ def version_key(asset_id: UUID, version_id: UUID) -> str:
     return f"versions/{asset_id.hex[:2]}/{asset_id}/{version_id}-{secrets.token_hex(6)}"
 
 
+def encoding_key(version_key: str, suffix: str) -> str:
+    """The key of another rendition of the version stored under `version_key` (another
+    format or srcset width, named by `suffix`: `avif`, `640w.webp`). Derived from the
+    version's key, so that the key a render reserves covers every rendition it writes."""
+    return f"{version_key}.{suffix}"
+
+
+def rendition_owner(key: str) -> str:
+    """The version key a rendition's key was derived from (the key itself otherwise:
+    the keys made above have no dot)."""
+    return key.split(".", 1)[0]
+
+
 #: every part of every resumable upload is stored under this prefix
 UPLOADS = "uploads/"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assetry.domain.ports import BlobStore, Database
+from assetry.services import keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,9 @@ class MaintenanceService:
             stored |= {k async for k in self._blobs.keys(prefix)}
         async with self._db.transaction(write=False) as tx:
             referenced = {k async for k in tx.assets.blob_keys()}
-        return Report(orphans=sorted(stored - referenced), missing=sorted(required - stored))
+        # A rendition derived from a reserved key is being written with it, not an orphan.
+        orphans = [k for k in stored - referenced if keys.rendition_owner(k) not in referenced]
+        return Report(orphans=sorted(orphans), missing=sorted(required - stored))
 
     async def gc(self, *, dry_run: bool = False) -> list[str]:
         """Delete orphaned blobs (left by a crash between a row delete and its blob delete).

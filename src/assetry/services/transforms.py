@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from assetry.domain import transforms
-from assetry.domain.media import FORMAT_MIME
 from assetry.domain.model import Actor, Asset, AssetType, Pool, Role, Version, VersionStatus
+from assetry.domain.negotiation import Wanted, choose
 from assetry.domain.ports import BlobStore, Database
 from assetry.errors import Forbidden, NotAnImage, RenderFailed, TransformsDisabled
 from assetry.services import access
@@ -60,9 +60,11 @@ class TransformService:
         return (f"/api/assets/{asset_id}/render?{transforms.canonical_query(pairs)}"
                 f"&{transforms.SIGNATURE}={sig}")
 
-    async def content(self, asset_id: UUID, params: Iterable[tuple[str, str]], actor: Actor
-                      ) -> Content:
-        """The bytes a render URL answers: stored, or rendered now and stored.
+    async def content(self, asset_id: UUID, params: Iterable[tuple[str, str]], actor: Actor,
+                      *, accept: str | None = None) -> Content:
+        """The bytes a render URL answers: stored, or rendered now and stored. A
+        `format=auto` result is stored as AVIF, WebP and a fallback, and `accept` picks
+        one as for a version (domain/negotiation.py).
 
         Checked in this order: AssetNotFound, TransformsDisabled (the pool serves none;
         404 too), Forbidden (no or a wrong `sig`, or past `exp`), InvalidTransform (the
@@ -89,11 +91,11 @@ class TransformService:
         if stored is not None and stored.status is VersionStatus.READY:
             self._metrics.bump("transforms_stored_served")
             await self._touch(asset, stored)
-            return _content(asset, pool, stored)
-        return await self._render(asset, pool, wanted, stored)
+            return _content(asset, pool, stored, accept)
+        return await self._render(asset, pool, wanted, stored, accept)
 
     async def _render(self, asset: Asset, pool: Pool, wanted: transforms.Transform,
-                      stored: Version | None) -> Content:
+                      stored: Version | None, accept: str | None) -> Content:
         if stored is None:
             at = datetime.fromtimestamp(self._clock(), UTC)
             async with self._db.transaction() as tx:
@@ -109,7 +111,7 @@ class TransformService:
             if fresh is not None and fresh.status is VersionStatus.FAILED:
                 raise RenderFailed(f"the transform could not be rendered: {fresh.error}")
             raise RenderFailed("the transform is not rendered yet; try again")
-        return _content(asset, pool, fresh)
+        return _content(asset, pool, fresh, accept)
 
     async def _touch(self, asset: Asset, stored: Version) -> None:
         at = datetime.fromtimestamp(self._clock(), UTC)
@@ -130,7 +132,7 @@ class TransformService:
                     raise _RollBack(removed)
         except _RollBack as undone:
             removed = undone.removed
-        keys = [v.blob_key for v in removed if v.blob_key]
+        keys = [k for v in removed for k in v.blob_keys]
         if not dry_run:
             for asset_id in {v.asset_id for v in removed}:
                 self._cache.forget(asset_id)
@@ -146,14 +148,15 @@ class _RollBack(Exception):
         self.removed = removed
 
 
-def _content(asset: Asset, pool: Pool, rendition: Version) -> Content:
+def _content(asset: Asset, pool: Pool, rendition: Version, accept: str | None) -> Content:
     assert rendition.blob_key is not None
+    choice = choose(rendition, Wanted(accept=accept))
+    chosen = choice.rendition
     stem = asset.filename.rsplit(".", 1)[0] or "image"
-    fmt = next((k for k, v in FORMAT_MIME.items() if v == rendition.mime_type), "bin")
-    size = f"{rendition.width}x{rendition.height}"
+    ext = "jpg" if chosen.format == "jpeg" else chosen.format
     return Content(
-        key=rendition.blob_key, size=rendition.size or 0, sha256=rendition.sha256 or "",
-        mime_type=rendition.mime_type or "application/octet-stream",
-        filename=f"{stem}-{size}.{'jpg' if fmt == 'jpeg' else fmt}",
+        key=chosen.blob_key, size=chosen.size, sha256=chosen.sha256,
+        mime_type=chosen.mime_type, filename=f"{stem}-{chosen.width}x{chosen.height}.{ext}",
         asset_type=AssetType.IMAGE, modified_at=rendition.created_at,
-        public=pool.public and not asset.hidden)
+        public=pool.public and not asset.hidden,
+        vary="Accept" if choice.negotiated else None, pin=choice.pin)

@@ -22,8 +22,8 @@ from uuid import UUID
 
 from assetry.domain.converter import override
 from assetry.domain.geometry import Size
-from assetry.domain.media import FORMAT_MIME
 from assetry.domain.model import Actor, Asset, AssetType, Version, VersionStatus
+from assetry.domain.negotiation import Wanted, choose
 from assetry.domain.ports import BlobStore, Database, RenderLocks
 from assetry.errors import (
     AssetNotFound,
@@ -37,11 +37,12 @@ from assetry.errors import (
 )
 from assetry.services import access, keys
 from assetry.services.cache import AssetCache, load_for_delivery
-from assetry.services.content import Content
+from assetry.services.content import Content, rendition_content
 from assetry.services.cpu import Lane
 from assetry.services.disposal import dispose
 from assetry.services.ingest import new_id, now, pending_versions
 from assetry.services.metrics import Metrics
+from assetry.services.overlays import check_overlays
 from assetry.services.rendering import Renderer
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ class VersionService:
             async with self._blobs.local_file(asset.blob_key, self._scratch) as path:
                 finished: list[Version] = await self._renderer.render(
                     path, asset.mime_type, Size(asset.width, asset.height), asset.metadata,
-                    pending, lane=lane)
+                    pending, lane=lane, sources=asset.versions)
         except BlobNotFound:
             finished = [replace(v, status=VersionStatus.FAILED,
                                 error="the original's bytes are missing from the blob store")
@@ -215,21 +216,23 @@ class VersionService:
             log.warning("render of asset %s failed: %s", asset.id, exc)
             finished = [replace(v, status=VersionStatus.FAILED, error=exc.message)
                         for v in pending]
-        lost: list[str | None] = []
+        lost: list[Version] = []
         won: list[Version] = []
         # Should this fail, the blobs stay: the rows still name them as reserved (the next
         # render deletes them), or the commit went through after all and they are in use.
         async with self._db.transaction() as tx:
             for reserved, made in zip(pending, finished, strict=True):
                 ready = made.status is VersionStatus.READY
-                v = made if ready else replace(made, blob_key=None)  # a failure wrote nothing
+                # a failure wrote nothing
+                v = made if ready else replace(made, blob_key=None, encodings=())
                 if await tx.assets.finish_version(
                         v.id, status=v.status, blob_key=v.blob_key, error=v.error,
-                        facts=_facts(v) if ready else None, reserved=reserved.blob_key):
+                        facts=_facts(v) if ready else None, reserved=reserved.blob_key,
+                        encodings=v.encodings):
                     won.append(v)
                 elif ready:  # replaced, deleted, or taken over meanwhile
-                    lost.append(v.blob_key)
-        await dispose(self._blobs, lost)
+                    lost.append(v)
+        await dispose(self._blobs, [k for v in lost for k in v.blob_keys])
         self._cache.forget(asset.id)
         for v in won:
             self._finished[v.id] = v
@@ -241,11 +244,14 @@ class VersionService:
                            sum(v.status is VersionStatus.FAILED for v in won))
         return won
 
-    async def content(self, asset_id: UUID, name: str, actor: Actor) -> Content:
-        """What GET .../versions/{name} serves; a pending version is rendered first.
+    async def content(self, asset_id: UUID, name: str, actor: Actor,
+                      wanted: Wanted = Wanted()) -> Content:
+        """What GET .../versions/{name} serves; a pending version is rendered first;
+        `wanted` picks among its renditions (domain/negotiation.py).
 
-        Raises AssetNotFound, Unauthenticated, Forbidden, Hidden, VersionNotFound,
-        RenderFailed (a failed render)."""
+        Raises AssetNotFound, Unauthenticated, Forbidden, Hidden, VersionNotFound (also
+        for a width or format it is not stored in), Invalid, RenderFailed (a failed
+        render)."""
         asset, pool = await load_for_delivery(self._db, self._cache, asset_id)
         access.read_pool(actor, pool)
         access.check_visible(asset, actor)
@@ -271,12 +277,8 @@ class VersionService:
             raise RenderFailed(f"version {name!r} could not be rendered: {version.error}")
         if version.status is not VersionStatus.READY or version.blob_key is None:
             raise RenderFailed(f"version {name!r} is not ready yet; try again")
-        return Content(
-            key=version.blob_key, size=version.size or 0, sha256=version.sha256 or "",
-            mime_type=version.mime_type or "application/octet-stream",
-            filename=_version_filename(asset, version), asset_type=AssetType.IMAGE,
-            modified_at=version.created_at, public=pool.public and not asset.hidden,
-        )
+        return rendition_content(asset, version, choose(version, wanted),
+                                 public=pool.public and not asset.hidden)
 
     async def convert(
         self, asset_id: UUID, converter_name: str | None, settings: Any, actor: Actor
@@ -299,6 +301,9 @@ class VersionService:
             except ConverterNotFound:
                 raise InvalidConverter(f"no converter named {name!r}", field="converter") from None
         converter = override(stored, settings)
+        if converter != stored:  # per-call settings may name overlays the stored one did not
+            async with self._db.transaction(write=False) as tx:
+                await check_overlays(tx, converter)
         at = now()
         fresh = pending_versions(asset.id, converter, at)
         names = {v.name for v in fresh}
@@ -312,7 +317,7 @@ class VersionService:
             await tx.jobs.enqueue("render", {"asset_id": str(asset.id)})
             result = await tx.assets.get(asset.id)
         self._cache.forget(asset.id)
-        await dispose(self._blobs, [v.blob_key for v in old if v.name in names])
+        await dispose(self._blobs, [k for v in old if v.name in names for k in v.blob_keys])
         self._on_enqueued()
         return result
 
@@ -327,7 +332,7 @@ class VersionService:
             await tx.assets.update(replace(asset, modified_by=actor.name, modified_at=now()))
             result = await tx.assets.get(asset_id)
         self._cache.forget(asset_id)
-        await dispose(self._blobs, [removed.blob_key])
+        await dispose(self._blobs, removed.blob_keys)
         return result
 
     async def reset(self, asset_id: UUID) -> None:
@@ -340,16 +345,10 @@ class VersionService:
             old = await tx.assets.set_versions(asset.id, versions)
             await tx.jobs.enqueue("render", {"asset_id": str(asset.id)})
         self._cache.forget(asset_id)
-        await dispose(self._blobs, [v.blob_key for v in old])
+        await dispose(self._blobs, [k for v in old for k in v.blob_keys])
         self._on_enqueued()
 
 
 def _facts(version: Version) -> dict[str, Any]:
     return {"width": version.width, "height": version.height, "mime_type": version.mime_type,
             "size": version.size, "sha256": version.sha256}
-
-
-def _version_filename(asset: Asset, version: Version) -> str:
-    stem = asset.filename.rsplit(".", 1)[0] or "image"
-    fmt = next((k for k, v in FORMAT_MIME.items() if v == version.mime_type), "bin")
-    return f"{stem}-{version.name}.{'jpg' if fmt == 'jpeg' else fmt}"

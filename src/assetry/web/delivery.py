@@ -62,7 +62,9 @@ def _headers(content: Content, max_age: int, *, pinned: bool) -> dict[str, str]:
     disposition = "inline" if inline else "attachment"
     quoted = quote(content.filename, safe="")
     ascii_name = content.filename.encode("ascii", "replace").decode().replace('"', "_")
-    return {
+    # Caches must key negotiated bytes by the header that chose them (304s too).
+    vary = {"Vary": content.vary} if content.vary else {}
+    return {**vary,
         "ETag": etag(content),
         "Cache-Control": cache_control(public=content.public, max_age=max_age, pinned=pinned),
         "Last-Modified": format_datetime(content.modified_at, usegmt=True),
@@ -97,7 +99,7 @@ async def respond(request: Request, content: Content, reader: ContentReader,
     """The response for GET or HEAD of `content`, honouring If-None-Match and Range; a
     `v` that names the bytes makes a public answer immutable (domain/caching.py)."""
     headers = _headers(content, max_age,
-                       pinned=pins(request.query_params.get("v"), content.sha256))
+                       pinned=pins(request.query_params.get("v"), content.pin or content.sha256))
     if _matches(request.headers.get("if-none-match"), etag(content)):
         return Response(status_code=304, headers=headers)
     wanted = _range(request.headers.get("range"), content.size)

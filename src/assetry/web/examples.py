@@ -18,6 +18,7 @@ def _version(name: str, version_id: str, *, ready: bool, side: int, size: int,
         "width": side if ready else None, "height": side if ready else None,
         "mime_type": "image/jpeg" if ready else None, "size": size if ready else None,
         "status": "ready" if ready else "pending", "created_at": _AT, "error": None,
+        "formats": None, "srcset": None,
     }
 
 
@@ -60,13 +61,16 @@ GALLERY = {"id": "trip-2026", "images": [ASSET]}
 CONVERTER_REQUEST = {"versions": [
     {"name": "square", "width": 300, "height": 300, "format": "webp", "quality": 70,
      "operations": [{"op": "grayscale"}]},
-    {"name": "banner", "width": 1200, "height": 400, "gravity": "focal"},
+    {"name": "banner", "width": 1200, "height": 400, "gravity": "focal", "format": "auto",
+     "widths": [600, 1200]},
 ]}
 CONVERTER = {"name": "cards", "versions": [
     {"name": "square", "width": 300, "height": 300, "fit": "cover", "gravity": "centre",
-     "format": "webp", "quality": 70, "upscale": False, "operations": [{"op": "grayscale"}]},
+     "format": "webp", "quality": 70, "upscale": False, "operations": [{"op": "grayscale"}],
+     "widths": [], "source": None},
     {"name": "banner", "width": 1200, "height": 400, "fit": "cover", "gravity": "focal",
-     "format": "same", "quality": 80, "upscale": False, "operations": []},
+     "format": "auto", "quality": 80, "upscale": False, "operations": [],
+     "widths": [600, 1200], "source": None},
 ]}
 
 #: (operation id, status) -> an example body of that answer

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from assetry.domain.caching import pinned
 from assetry.domain.converter import Converter
 from assetry.domain.model import Asset, Gallery, Page, Pool, Version
+from assetry.domain.negotiation import url_sha256
 from assetry.domain.placeholder import Placeholder
 
 
@@ -33,6 +34,14 @@ def version_url(asset_id: UUID | str, name: str) -> str:
     return f"/api/assets/{asset_id}/versions/{name}"
 
 
+class EncodingOut(BaseModel):
+    url: str
+    mime_type: str
+    size: int
+    width: int
+    height: int
+
+
 class VersionOut(BaseModel):
     id: UUID
     url: str
@@ -43,6 +52,11 @@ class VersionOut(BaseModel):
     status: str = Field(description="pending, ready or failed")
     created_at: str
     error: str | None = Field(None, description="why the render failed (status failed only)")
+    formats: dict[str, EncodingOut] | None = Field(
+        None, description="`format: auto` versions: each stored format by name (avif, webp, "
+                          "and the jpeg, png or gif fallback); `url` asks for it explicitly")
+    srcset: str | None = Field(
+        None, description="versions with `widths`: `URL 320w, URL 640w, …` for `<img srcset>`")
 
 
 class PlaceholderOut(BaseModel):
@@ -196,11 +210,32 @@ def unsigned(asset: Asset, url: str) -> str:
 
 def version_json(a: Asset, v: Version, sign: Sign = unsigned) -> dict[str, Any]:
     return {
-        "id": str(v.id), "url": pinned(sign(a, version_url(a.id, v.name)), v.sha256),
+        "id": str(v.id), "url": pinned(sign(a, version_url(a.id, v.name)), url_sha256(v)),
         "width": v.width,
         "height": v.height, "mime_type": v.mime_type, "size": v.size,
         "status": v.status.value, "created_at": ts(v.created_at), "error": v.error,
+        **renditions_json(a, v, sign),
     }
+
+
+def renditions_json(a: Asset, v: Version, sign: Sign = unsigned) -> dict[str, Any]:
+    """`formats` (several formats at the version's own size) and `srcset` (its widths),
+    each null when the version has none. Their URLs carry `v` like the version's own:
+    a `format=` URL pins its encoding's bytes, a negotiated one all it may answer."""
+    url = sign(a, version_url(a.id, v.name))
+
+    def with_query(param: str) -> str:
+        return f"{url}{'&' if '?' in url else '?'}{param}"
+
+    own = [r for r in v.all_encodings if r.srcset_width is None]
+    formats = {r.format: {"url": pinned(with_query(f"format={r.format}"), r.sha256),
+                          "mime_type": r.mime_type, "size": r.size, "width": r.width,
+                          "height": r.height}
+               for r in own} if len(own) > 1 else None
+    widths = sorted({(r.srcset_width, r.width) for r in v.all_encodings if r.srcset_width})
+    srcset = ", ".join(f"{pinned(with_query(f'w={w}'), url_sha256(v, w))} {actual}w"
+                       for w, actual in widths) or None
+    return {"formats": formats, "srcset": srcset}
 
 
 def asset_json(a: Asset, sign: Sign = unsigned) -> dict[str, Any]:

@@ -14,8 +14,10 @@ from assetry.domain.converter import (
     Gravity,
     Operation,
     OutputFormat,
+    lineage,
     override,
     parse_converter,
+    render_order,
 )
 from assetry.errors import InvalidConverter
 
@@ -58,8 +60,44 @@ def test_parse_converter_reads_every_field() -> None:
     assert v.operations[6].param("shift") == (0.5, 0.5)
 
 
+LOGO = "0b2cb56e-8c2e-4b7a-9d3e-0d8f5f8f1a11"
+
+
 def _version(**fields: Any) -> dict[str, Any]:
     return {"versions": [{"name": "v", "width": 100, "height": 100, **fields}]}
+
+
+#: refusals of the fields issue 7 added (format auto, widths, source, overlay)
+BAD_WEB_FIELDS: list[tuple[Any, str]] = [
+    (_version(format="avif-ish"), "versions[0].format"),
+    (_version(widths=320), "versions[0].widths"),
+    (_version(widths=[320, 320]), "versions[0].widths"),
+    (_version(widths=[0]), "versions[0].widths[0]"),
+    (_version(widths=[320, 10_001]), "versions[0].widths[1]"),
+    (_version(widths=list(range(1, 18))), "versions[0].widths"),
+    (_version(source="Bad Name"), "versions[0].source"),
+    (_version(source="missing"), "versions[0].source"),
+    (_version(source="v"), "versions[0].source"),
+    ({"versions": [{"name": "a", "width": 1, "height": 1, "source": "b"},
+                   {"name": "b", "width": 1, "height": 1, "source": "c"},
+                   {"name": "c", "width": 1, "height": 1, "source": "a"}]},
+     "versions[0].source"),
+    (_version(operations=[{"op": "overlay"}]), "versions[0].operations[0].asset"),
+    (_version(operations=[{"op": "overlay", "asset": "logo.png"}]),
+     "versions[0].operations[0].asset"),
+    (_version(operations=[{"op": "overlay", "asset": LOGO, "gravity": "top"}]),
+     "versions[0].operations[0].gravity"),
+    (_version(operations=[{"op": "overlay", "asset": LOGO, "opacity": 0}]),
+     "versions[0].operations[0].opacity"),
+    (_version(operations=[{"op": "overlay", "asset": LOGO, "scale": 1.5}]),
+     "versions[0].operations[0].scale"),
+    (_version(operations=[{"op": "overlay", "asset": LOGO, "margin": -1}]),
+     "versions[0].operations[0].margin"),
+    (_version(operations=[{"op": "overlay", "asset": LOGO, "size": 3}]),
+     "versions[0].operations[0]"),
+    (_version(operations=[{"op": "overlay", "asset": LOGO}, {"op": "grayscale"}]),
+     "versions[0].operations[1]"),
+]
 
 
 @pytest.mark.parametrize(
@@ -97,6 +135,7 @@ def _version(**fields: Any) -> dict[str, Any]:
         ({"versions": [{"name": "v", "width": 1, "height": 1}] * 33}, "versions"),
         ([], "body"),
         ({"name": "other", "versions": DEFAULT_JSON["versions"]}, "name"),
+        *BAD_WEB_FIELDS,
     ],
 )
 def test_parse_converter_refuses_bad_spec_naming_field(raw: Any, field: str) -> None:
@@ -156,3 +195,65 @@ def test_override_refuses_bad_settings(settings: Any, field: str) -> None:
         override(DEFAULT_CONVERTER, settings)
     assert caught.value.field == field
     assert before == DEFAULT_CONVERTER
+
+
+# -- format auto, widths, source, overlay (issue 7) ----------------------------------------
+
+
+def test_parse_converter_reads_the_web_fields() -> None:
+    raw = {"versions": [
+        {"name": "hero", "width": 1280, "height": 720, "format": "auto",
+         "widths": [1280, 320, 640],
+         "operations": [{"op": "grayscale"},
+                        {"op": "overlay", "asset": LOGO.upper(), "gravity": "north-west",
+                         "opacity": 0.5, "scale": 0.25, "margin": 16}]},
+        {"name": "thumb", "width": 100, "height": 100, "source": "hero"},
+    ]}
+    hero, thumb = parse_converter("web", raw).versions
+    assert hero.format is OutputFormat.AUTO
+    assert hero.widths == (320, 640, 1280)  # stored ascending, as a srcset lists them
+    assert hero.overlays == (Operation("overlay", (
+        ("asset", LOGO), ("gravity", "north-west"), ("opacity", 0.5), ("scale", 0.25),
+        ("margin", 16))),)
+    assert [o.op for o in hero.steps] == ["grayscale"]
+    assert (thumb.source, thumb.widths) == ("hero", ())
+    assert parse_converter("web", parse_converter("web", raw).to_json()) == \
+        parse_converter("web", raw)
+
+
+def test_overlay_defaults() -> None:
+    [v] = parse_converter("w", _version(operations=[{"op": "overlay", "asset": LOGO}])).versions
+    assert dict(v.operations[0].params) == {"asset": LOGO, "gravity": "south-east",
+                                            "opacity": 1.0, "scale": 0.2, "margin": 0}
+
+
+def test_new_fields_default_to_nothing_and_show_in_json() -> None:
+    [v] = parse_converter("w", _version()).versions
+    assert (v.widths, v.source) == ((), None)
+    assert v.to_json()["widths"] == [] and v.to_json()["source"] is None
+
+
+def test_a_cycle_is_named_in_the_refusal() -> None:
+    raw = {"versions": [{"name": "a", "width": 1, "height": 1, "source": "b"},
+                        {"name": "b", "width": 1, "height": 1, "source": "a"}]}
+    with pytest.raises(InvalidConverter, match="the sources form a cycle: a -> b -> a"):
+        parse_converter("web", raw)
+
+
+def test_render_order_puts_sources_first_each_once() -> None:
+    raw = {"versions": [{"name": "c", "width": 1, "height": 1, "source": "b"},
+                        {"name": "a", "width": 1, "height": 1},
+                        {"name": "b", "width": 1, "height": 1, "source": "a"},
+                        {"name": "d", "width": 1, "height": 1, "source": "a"}]}
+    specs = {s.name: s for s in parse_converter("web", raw).versions}
+    assert render_order(["c", "d"], specs) == ["a", "b", "c", "d"]
+    assert [s.name for s in lineage(specs["c"], specs)] == ["b", "a"]
+
+
+def test_override_keeps_the_source_rules() -> None:
+    stored = parse_converter("web", {"versions": [
+        {"name": "a", "width": 10, "height": 10},
+        {"name": "b", "width": 5, "height": 5, "source": "a"}]})
+    with pytest.raises(InvalidConverter) as caught:
+        override(stored, {"versions": {"a": {"source": "b"}}})
+    assert caught.value.field == "versions[0].source"

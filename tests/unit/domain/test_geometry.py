@@ -7,7 +7,17 @@ from typing import Any
 import pytest
 
 from assetry.domain.converter import Fit, Gravity, Operation, VersionSpec
-from assetry.domain.geometry import Box, Plan, Point, Size, decode_scale, plan
+from assetry.domain.geometry import (
+    Box,
+    Placement,
+    Plan,
+    Point,
+    Size,
+    decode_scale,
+    place_overlay,
+    plan,
+    srcset,
+)
 
 
 def spec(width: int | None, height: int | None, **kwargs: Any) -> VersionSpec:
@@ -192,3 +202,88 @@ def _plans(*scales: float) -> list[Plan]:
 )
 def test_decode_scale_covers_every_plan(scales: tuple[float, ...], expected: float) -> None:
     assert decode_scale(_plans(*scales)) == pytest.approx(expected)
+
+
+# -- srcset widths and overlays (issue 7) ---------------------------------------------------
+
+LOGO = "0b2cb56e-8c2e-4b7a-9d3e-0d8f5f8f1a11"
+
+
+def overlay(**params: object) -> Operation:
+    defaults: dict[str, object] = {"asset": LOGO, "gravity": "south-east", "opacity": 1.0,
+                                   "scale": 0.2, "margin": 0}
+    return op("overlay", **{**defaults, **params})
+
+
+def test_srcset_keeps_widths_the_source_fills_at_the_version_aspect() -> None:
+    s = spec(1280, 720, widths=(320, 640, 1280, 4000, 6000))
+    main = plan(Size(4000, 3000), s)
+    kept = srcset(Size(4000, 3000), s, main)
+    # 6000 would upscale the 4000x2250 crop: dropped; 4000 is the crop itself
+    assert [(w, p.output) for w, p in kept] == [
+        (320, Size(320, 180)), (640, Size(640, 360)), (1280, Size(1280, 720)),
+        (4000, Size(4000, 2250))]
+    assert all(p.crop == main.crop for _, p in kept)  # the same region, only smaller
+    assert dict(kept)[1280] == main
+    assert decode_scale([p for _, p in kept]) == 1.0
+
+
+def test_srcset_drops_widths_above_a_small_source_whatever_upscale_says() -> None:
+    s = spec(1280, 720, widths=(320, 640, 1280), upscale=True)
+    main = plan(Size(1000, 800), s)
+    assert main.output == Size(1280, 720)  # the version itself may upscale
+    assert [w for w, _ in srcset(Size(1000, 800), s, main)] == [320, 640]
+
+
+@pytest.mark.parametrize(("fit", "output"), [
+    (Fit.INSIDE, Size(400, 300)), (Fit.CONTAIN, Size(400, 400)), (Fit.FILL, Size(400, 400)),
+])
+def test_srcset_each_fit_gives_the_asked_width(fit: Fit, output: Size) -> None:
+    s = spec(800, 800, fit=fit, widths=(400,))
+    [(width, p)] = srcset(Size(1600, 1200), s, plan(Size(1600, 1200), s))
+    assert (width, p.output) == (400, output)
+
+
+def test_srcset_of_a_height_only_inside_version() -> None:
+    s = spec(None, 600, fit=Fit.INSIDE, widths=(200, 2000))
+    [(width, p)] = srcset(Size(1600, 1200), s, plan(Size(1600, 1200), s))
+    assert (width, p.output) == (200, Size(200, 150))
+
+
+def test_plan_leaves_overlays_out_of_the_steps_and_places_them_on_the_output() -> None:
+    s = spec(400, 300, operations=(op("grayscale"), overlay(margin=10)))
+    p = plan(Size(800, 600), s, overlays={LOGO: Size(200, 100)})
+    assert [step.op for step in p.steps] == ["grayscale"]
+    # 0.2 x 400 = 80 wide, 40 high (the logo's 2:1), 10 px in from the bottom right
+    assert p.overlays == (Placement(LOGO, Box(310, 250, 80, 40), 1.0),)
+
+
+@pytest.mark.parametrize(("gravity", "left", "top"), [
+    ("north-west", 8, 8), ("north", 160, 8), ("north-east", 312, 8), ("west", 8, 130),
+    ("centre", 160, 130), ("east", 312, 130), ("south-west", 8, 252), ("south", 160, 252),
+    ("south-east", 312, 252),
+])
+def test_overlay_gravity(gravity: str, left: int, top: int) -> None:
+    placed = place_overlay(Size(400, 300), Size(100, 50), overlay(gravity=gravity, margin=8))
+    assert placed.box == Box(left, top, 80, 40)
+
+
+def test_overlay_shrinks_to_fit_inside_the_margins() -> None:
+    # a tall logo at scale 1.0 of a wide banner: 300 wide would be 600 high
+    placed = place_overlay(Size(300, 100), Size(100, 200), overlay(scale=1.0, margin=10))
+    assert placed.box == Box(250, 10, 40, 80)
+
+
+def test_srcset_scales_overlay_margins_with_the_width() -> None:
+    s = spec(800, 600, widths=(400,), operations=(overlay(margin=20, opacity=0.5),))
+    sizes = {LOGO: Size(100, 100)}
+    main = plan(Size(1600, 1200), s, overlays=sizes)
+    [(_, half)] = srcset(Size(1600, 1200), s, main, overlays=sizes)
+    assert main.overlays[0].box == Box(620, 420, 160, 160)
+    assert half.overlays[0].box == Box(310, 210, 80, 80)
+    assert half.overlays[0].opacity == 0.5
+
+
+def test_plan_upscales() -> None:
+    assert not plan(Size(400, 300), spec(200, 200)).upscales
+    assert plan(Size(100, 100), spec(200, 200, upscale=True)).upscales

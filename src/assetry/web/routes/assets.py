@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
+from assetry.domain.converter import MAX_DIMENSION
+from assetry.domain.negotiation import Wanted
 from assetry.errors import Invalid
 from assetry.web import schemas, uploads
 from assetry.web.delivery import respond
@@ -14,6 +16,9 @@ from assetry.web.deps import ActorDep, ReaderDep, ServicesDep, SignDep
 from assetry.web.openapi import problems
 
 router = APIRouter(prefix="/api/assets", tags=["assets"])
+
+#: the formats a version can be stored in (`?format=`); domain/media.py FORMAT_MIME
+OutputName = Literal["avif", "webp", "jpeg", "png", "gif", "tiff"]
 
 
 def _bytes(media_range: str) -> dict[int | str, dict[str, Any]]:
@@ -82,11 +87,19 @@ async def get_content(asset_id: UUID, request: Request, services: ServicesDep,
 @router.get("/{asset_id}/versions/{name}", operation_id="getVersion", response_class=Response,
             responses=_bytes("image/*") | problems(400, 403, 404, 410, 416, 422))
 @router.head("/{asset_id}/versions/{name}", include_in_schema=False)
-async def get_version(asset_id: UUID, name: str, request: Request, services: ServicesDep,
-                      actor: ReaderDep) -> Response:
+async def get_version(
+    asset_id: UUID, name: str, request: Request, services: ServicesDep, actor: ReaderDep,
+    w: Annotated[int | None, Query(ge=1, le=MAX_DIMENSION, description=(
+        "one of the version's srcset `widths` (404 for another)"))] = None,
+    fmt: Annotated[OutputName | None, Query(alias="format", description=(
+        "one of the formats the version is stored in, instead of choosing by `Accept` "
+        "(404 for another)"))] = None,
+) -> Response:
     """A version's bytes; a pending version is rendered first (one render however many
-    requests wait); a failed one answers 422 with the reason."""
-    content = await services.versions.content(asset_id, name, actor)
+    requests wait); a failed one answers 422 with the reason. A `format: auto` version
+    is chosen by `Accept` (AVIF, WebP, then the fallback) and says `Vary: Accept`."""
+    wanted = Wanted(width=w, format=fmt, accept=request.headers.get("accept"))
+    content = await services.versions.content(asset_id, name, actor, wanted)
     return await respond(request, content, services.content, services.settings.cache_max_age)
 
 
@@ -104,8 +117,8 @@ async def render(
     fit: Annotated[str | None, _param("cover, contain, inside or fill; default cover "
                                       "with w and h, inside with one")] = None,
     gravity: Annotated[str | None, _param("centre, attention or focal")] = None,
-    format: Annotated[str | None, _param("same (default), jpeg, png, webp, avif, gif "
-                                         "or tiff")] = None,
+    format: Annotated[str | None, _param("same (default), jpeg, png, webp, avif, gif, "
+                                         "tiff, or auto (chosen by Accept)")] = None,
     q: Annotated[str | None, _param("quality, 1 to 100 (default 80)")] = None,
     exp: Annotated[str | None, _param("optional Unix time after which the URL is "
                                       "refused")] = None,
@@ -116,7 +129,7 @@ async def render(
     rendered on the first request, then served from storage. The parameters above are
     read from the query as sent (the signature covers every one)."""
     content = await services.transforms.content(asset_id, request.query_params.multi_items(),
-                                                actor)
+                                                actor, accept=request.headers.get("accept"))
     return await respond(request, content, services.content, services.settings.cache_max_age)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from assetry.bootstrap import Services
 from assetry.domain.caching import pinned
 from assetry.domain.model import Actor
+from assetry.domain.negotiation import url_sha256
 from assetry.domain.rows import (
     COLUMNS,
     DEFAULT_SORT,
@@ -41,8 +42,9 @@ class Context:
         if row.version is None:
             return pinned(self.sign(row.asset, f"{asset_url(row.asset.id)}/content"),
                           row.asset.sha256)
+        # a format: auto version's URL negotiates: its v names every variant
         return pinned(self.sign(row.asset, version_url(row.asset.id, row.version.name)),
-                      row.version.sha256)
+                      url_sha256(row.version))
 
     async def locate(self, raw_id: Any, field: str = "id") -> Row:
         """The row (asset or version) with this id, if the caller may read it. Raises
