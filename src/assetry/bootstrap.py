@@ -26,7 +26,7 @@ from assetry.jobs.worker import Worker
 from assetry.process import HostSlots
 from assetry.services.assets import AssetService
 from assetry.services.cache import AssetCache
-from assetry.services.content import ContentReader
+from assetry.services.content import ContentReader, Delivery
 from assetry.services.converters import ConverterService
 from assetry.services.cpu import CpuPool
 from assetry.services.duplicates import DuplicateService
@@ -173,7 +173,9 @@ async def open_services(
             assets=AssetService(db, blobs, metrics, cache),
             versions=versions,
             galleries=GalleryService(db),
-            content=ContentReader(blobs),
+            content=ContentReader(blobs, delivery=Delivery(settings.delivery),
+                                  redirect_ttl=settings.redirect_ttl,
+                                  accel_prefix=settings.accel_prefix),
             health=HealthService(db, blobs),
             metrics=metrics,
             maintenance=MaintenanceService(db, blobs),

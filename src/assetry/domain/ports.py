@@ -7,7 +7,7 @@ the domain errors named here (`assetry.errors`), once, at their edge.
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -207,6 +207,27 @@ class BlobStore(Protocol):
 
     async def ping(self) -> None:
         """Raise BackendUnavailable unless the store answers."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """The file holding `key` when the store is a local directory, else None. Nothing
+        is checked: the file may not exist. Raises ValueError for a malformed key."""
+        ...
+
+    @property
+    def signs_urls(self) -> bool:
+        """Whether `presign` hands out URLs."""
+        ...
+
+    def presign(self, key: str, method: str, *, issued_at: datetime, expires_in: int,
+                headers: Mapping[str, str] | None = None,
+                response: Mapping[str, str] | None = None) -> str | None:
+        """A URL that lets its holder make one `method` (GET or PUT) request for `key`
+        straight at the store, valid from `issued_at` for `expires_in` seconds, without
+        credentials. The request must carry `headers` exactly (content-length caps a
+        PUT); a GET is answered with the `response` headers (content-type,
+        content-disposition, cache-control). None when the store cannot hand out URLs.
+        No I/O."""
         ...
 
 
