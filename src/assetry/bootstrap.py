@@ -29,6 +29,7 @@ from assetry.services.cache import AssetCache
 from assetry.services.content import ContentReader, Delivery
 from assetry.services.converters import ConverterService
 from assetry.services.cpu import CpuPool
+from assetry.services.direct_uploads import DirectUploadService
 from assetry.services.duplicates import DuplicateService
 from assetry.services.galleries import GalleryService
 from assetry.services.health import HealthService
@@ -57,6 +58,7 @@ class Services:
     ingest: IngestService
     imports: ImportService
     resumable: ResumableUploadService
+    direct_uploads: DirectUploadService
     assets: AssetService
     versions: VersionService
     galleries: GalleryService
@@ -170,6 +172,8 @@ async def open_services(
             resumable=ResumableUploadService(
                 db, blobs, spool, ingest, expiry=settings.resumable_upload_expiry,
                 max_upload_size=settings.max_upload_size),
+            direct_uploads=DirectUploadService(db, blobs, ingest,
+                                               ttl=settings.direct_upload_ttl),
             assets=AssetService(db, blobs, metrics, cache),
             versions=versions,
             galleries=GalleryService(db),

@@ -172,32 +172,39 @@ def gc(data_dir: DataDir = None,
        dry_run: Annotated[bool, typer.Option(help="Only list what would go.")] = False) -> None:
     """Trim stored transform results to ASSETRY_TRANSFORMS_PER_POOL per pool (least recently
     used first), delete blobs that no row points at (left by a crash between two steps),
-    and expired resumable uploads with the bytes they hold.
+    expired resumable uploads with the bytes they hold, and expired direct uploads with
+    their objects.
 
     Example: assetry gc --dry-run --data-dir var
     """
     from assetry.bootstrap import open_services
+    from assetry.services.direct_uploads import Collected as DirectCollected
     from assetry.services.resumable import Collected
 
     settings = _settings(data_dir)
 
-    async def run() -> tuple[list[str], list[str], Collected]:
+    async def run() -> tuple[list[str], list[str], Collected, DirectCollected]:
         async with open_services(settings, run_worker=False) as services:
             trimmed = await services.transforms.trim(settings.transforms_per_pool,
                                                      dry_run=dry_run)
             return (trimmed, await services.maintenance.gc(dry_run=dry_run),
-                    await services.resumable.collect(dry_run=dry_run))
+                    await services.resumable.collect(dry_run=dry_run),
+                    await services.direct_uploads.collect(dry_run=dry_run))
 
-    trimmed, orphans, uploads = asyncio.run(run())
-    for key in [*trimmed, *orphans, *uploads.strays]:
+    trimmed, orphans, uploads, direct = asyncio.run(run())
+    for key in [*trimmed, *orphans, *uploads.strays, *direct.objects]:
         typer.echo(key)
     for upload_id in uploads.uploads:
         typer.echo(f"upload {upload_id}")
+    for upload_id in direct.uploads:
+        typer.echo(f"direct upload {upload_id}")
     verb = "found" if dry_run else "deleted"
     typer.echo(f"{len(trimmed)} stored transform result(s) over ASSETRY_TRANSFORMS_PER_POOL "
                f"({settings.transforms_per_pool}) {verb}, least recently used first")
-    typer.echo(f"{len(orphans) + len(uploads.strays)} orphaned blob(s) {verb}")
+    blobs = len(orphans) + len(uploads.strays) + len(direct.objects)
+    typer.echo(f"{blobs} orphaned blob(s) {verb}")
     typer.echo(f"{len(uploads.uploads)} expired upload(s) {verb}")
+    typer.echo(f"{len(direct.uploads)} expired direct upload(s) {verb}")
 
 
 @app.command()

@@ -17,6 +17,7 @@ from sqlalchemy.pool import NullPool
 
 from assetry.db.assets import SqlAssetRepository
 from assetry.db.converters import SqlConverterRepository
+from assetry.db.direct_uploads import SqlDirectUploadRepository
 from assetry.db.jobs import SqlJobQueue, SqlJobStore
 from assetry.db.locks import VersionLocks
 from assetry.db.notices import LocalNotices, PgNotices
@@ -27,6 +28,7 @@ from assetry.db.uploads import SqlUploadRepository
 from assetry.domain.ports import (
     AssetRepository,
     ConverterRepository,
+    DirectUploadRepository,
     JobQueue,
     JobStore,
     Notices,
@@ -160,6 +162,7 @@ class SqlTransaction:
     converters: ConverterRepository
     tokens: TokenRepository
     uploads: UploadRepository
+    direct_uploads: DirectUploadRepository
     jobs: JobQueue
 
     def __init__(self, conn: AsyncConnection, clock: Callable[[], datetime]) -> None:
@@ -168,6 +171,7 @@ class SqlTransaction:
         self.converters = SqlConverterRepository(conn, clock)
         self.tokens = SqlTokenRepository(conn)
         self.uploads = SqlUploadRepository(conn)
+        self.direct_uploads = SqlDirectUploadRepository(conn)
         self.jobs = SqlJobQueue(conn, clock)
 
 

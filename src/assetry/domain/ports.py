@@ -16,6 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from assetry.domain.converter import Converter
+from assetry.domain.direct_upload import DirectUpload
 from assetry.domain.geometry import Plan
 from assetry.domain.model import (
     Asset,
@@ -426,6 +427,39 @@ class UploadRepository(Protocol):
         ...
 
 
+class DirectUploadRepository(Protocol):
+    """Announced direct uploads (their objects live in the blob store)."""
+
+    async def add(self, upload: DirectUpload) -> None: ...
+
+    async def get(self, upload_id: UUID) -> DirectUpload:
+        """Raises DirectUploadNotFound."""
+        ...
+
+    async def claim(self, upload_id: UUID, at: datetime) -> bool:
+        """Mark it as being completed, only if nobody has and it has not expired at `at`;
+        False otherwise (of two racing completions, one wins)."""
+        ...
+
+    async def release(self, upload_id: UUID) -> None:
+        """Let it be completed again."""
+        ...
+
+    async def delete(self, upload_id: UUID) -> bool:
+        """Remove it; False if it was not there."""
+        ...
+
+    async def expired(self, now: datetime, *, claimed_before: datetime, limit: int
+                      ) -> builtins.list[DirectUpload]:
+        """Expired at `now`, the longest expired first; one being completed only once its
+        claim is older than `claimed_before`."""
+        ...
+
+    def blob_keys(self) -> AsyncIterator[str]:
+        """The object key of every upload there is."""
+        ...
+
+
 class JobQueue(Protocol):
     """Deferring work inside the caller's transaction: a job exists iff the data does."""
 
@@ -440,6 +474,7 @@ class Transaction(Protocol):
     converters: ConverterRepository
     tokens: TokenRepository
     uploads: UploadRepository
+    direct_uploads: DirectUploadRepository
     jobs: JobQueue
 
 
