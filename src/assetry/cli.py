@@ -1,5 +1,5 @@
 """The `assetry` command: serve, worker, migrate, tokens, regenerate, gc, verify, doctor,
-config; import and export (cli_bulk.py)."""
+config; import and export (cli_bulk.py); transfer (cli_transfer.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import typer
 
 from assetry.cli_bulk import bulk_app
+from assetry.cli_transfer import transfer_app
 from assetry.config import Settings
 
 T = TypeVar("T")
@@ -348,6 +349,7 @@ def mask_url(url: str | None) -> str | None:
 tokens_app = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(bulk_app)  # import and export
+app.add_typer(transfer_app)  # transfer
 
 
 @tokens_app.command("create")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -254,6 +254,11 @@ class SqlDatabase:
         """
         async with self._begin(write=write) as conn:
             yield SqlTransaction(conn, self._clock)
+
+    def connection(self, *, write: bool = True) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection inside one transaction, for adapters that work on whole tables
+        (db/records.py); errors are translated as in `transaction`."""
+        return self._begin(write=write)
 
     async def ping(self) -> None:
         """Raise BackendUnavailable unless the database answers."""

@@ -562,6 +562,38 @@ class Notices(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """A blob a row points at, with what the row says its bytes are."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+class Records(Protocol):
+    """A whole metadata database as plain rows, table by table, ids and times as stored:
+    what moves an installation to another database. Each method is its own transaction."""
+
+    tables: Sequence[str]  #: every table to move, parents before the rows that refer to them
+
+    async def count(self, table: str) -> int: ...
+
+    def read(self, table: str, *, batch: int) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every row, in batches of at most `batch`, in primary key order."""
+        ...
+
+    async def write(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert the rows, overwriting any with the same primary key (and first removing
+        rows that hold one of their unique values under another key)."""
+        ...
+
+    def blobs(self) -> AsyncIterator[StoredBlob]:
+        """Every blob the rows point at (originals, then finished versions; not a pending
+        version's reservation) with size and SHA-256."""
+        ...
+
+
 class Database(Protocol):
     jobs: JobStore
 
