@@ -24,9 +24,10 @@ system-deps:
 	@bash scripts/system-deps.sh libmagic1 postgresql
 
 # The web UI's browser tests drive Debian's chromium (Playwright never downloads one);
-# one fixed font keeps the README's screenshot the same on every machine.
+# one fixed font keeps the README's screenshot the same on every machine. The
+# X-Accel-Redirect delivery tests start Debian's nginx-light on 127.0.0.1.
 test-deps:
-	@bash scripts/system-deps.sh chromium fonts-dejavu-core
+	@bash scripts/system-deps.sh chromium fonts-dejavu-core nginx-light
 
 serve: system-deps $(VENV)/.installed
 	$(BIN)/assetry migrate --data-dir $(DATA_DIR)
@@ -43,7 +44,7 @@ test: system-deps test-deps $(VENV)/.installed-test lint typecheck
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-test
-	@bash scripts/system-deps.sh wrk
+	@bash scripts/system-deps.sh wrk nginx-light
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_delivery.py
 	$(BIN)/python bench/bench_ingest.py

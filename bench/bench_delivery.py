@@ -5,12 +5,17 @@ worker processes each (Assetry's default on this 2-core machine: one per core); 
 (Debian package `wrk`) drives 8 keep-alive connections for a few seconds per round;
 rounds are interleaved and the medians compared, so machine noise hits both alike.
 
+With nginx installed (Debian `nginx-light`), one more pair: Assetry with
+ASSETRY_DELIVERY=accel behind nginx (the server block of docs/deployment.md; Assetry
+checks, nginx sends the file), against the same nginx serving the same file statically.
+
     .venv/bin/python bench/bench_delivery.py [--rounds 3] [--seconds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -21,12 +26,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
+sys.path.insert(0, str(ROOT))  # the nginx runner the accel tests use
+
+from tests.support.nginx import documented_block, nginx_binary, running_nginx  # noqa: E402
 
 
 def free_port() -> int:
@@ -70,6 +79,7 @@ def main() -> None:
     source = CORPUS / "thumb_300.jpg"
     work = Path(tempfile.mkdtemp(prefix="assetry-bench-"))
     procs: list[subprocess.Popen[bytes]] = []
+    front = contextlib.ExitStack()
     env = {**os.environ, "ASSETRY_RENDER_WORKERS": "0", "ASSETRY_LOG_LEVEL": "warning",
            "ASSETRY_PROCESSES": "1"}
     try:
@@ -80,11 +90,13 @@ def main() -> None:
         ).stdout.strip()
         ours_port, bare_port = free_port(), free_port()
         ours2_port, bare2_port = free_port(), free_port()
-        for port, processes in ((ours_port, "1"), (ours2_port, "2")):
+        accel_port = free_port()
+        for port, processes, delivery in ((ours_port, "1", "stream"), (ours2_port, "2", "stream"),
+                                          (accel_port, "1", "accel")):
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "assetry", "serve", "--port", str(port),
                  "--data-dir", str(data), "--processes", processes],
-                env=env, stderr=subprocess.DEVNULL))
+                env={**env, "ASSETRY_DELIVERY": delivery}, stderr=subprocess.DEVNULL))
         for port, workers in ((bare_port, "1"), (bare2_port, "2")):
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "_bare_starlette:app", "--port", str(port),
@@ -99,13 +111,24 @@ def main() -> None:
         asset = httpx.post(f"{ours}/api/pools/default/assets?wait=true",
                            headers={"Authorization": f"Bearer {token}"},
                            files={"file": ("thumb.jpg", source.read_bytes())}, timeout=60).json()
+        thumbnail = asset["versions"]["thumbnail"]["url"]
         targets = {
             "bare Starlette FileResponse": bare,
             "assetry original (content)": f"{ours}{asset['content_url']}",
-            "assetry version (thumbnail)": f"{ours}{asset['versions']['thumbnail']['url']}",
+            "assetry version (thumbnail)": f"{ours}{thumbnail}",
             "bare Starlette, 2 workers": bare2,
-            "assetry version, 2 processes": f"{ours2}{asset['versions']['thumbnail']['url']}",
+            "assetry version, 2 processes": f"{ours2}{thumbnail}",
         }
+        if (nginx := nginx_binary()) is not None:
+            accel = f"http://127.0.0.1:{accel_port}"
+            wait_up(f"{accel}/health")
+            internal = httpx.get(f"{accel}{thumbnail}").headers["x-accel-redirect"]
+            blob = data / "blobs" / internal.removeprefix("/_assetry_blobs/")
+            nginx_url = front.enter_context(_nginx(nginx, accel_port, data, blob))
+            targets["nginx static file"] = f"{nginx_url}/static"
+            targets["assetry version, accel"] = f"{nginx_url}{thumbnail}"
+        else:
+            print("nginx is missing (apt-get install nginx-light): no accel row")
         for url in targets.values():  # warm up, and check every target answers 200
             assert httpx.get(url).status_code == 200, url
             wrk(url, 1, args.connections)
@@ -115,19 +138,23 @@ def main() -> None:
                 results[name].append(wrk(url, args.seconds, args.connections))
         base1 = statistics.median(r for r, _ in results["bare Starlette FileResponse"])
         base2 = statistics.median(r for r, _ in results["bare Starlette, 2 workers"])
+        static = statistics.median(r for r, _ in results.get("nginx static file", [(1, 0)]))
         print(f"{source.name} ({source.stat().st_size} bytes), "
               f"wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} interleaved rounds;"
-              " 'vs bare' compares the same number of processes")
+              " 'vs bare' compares the same number of processes; the accel row is compared"
+              " with the same nginx serving the file statically")
         print(f"{'target':32} {'req/s (median)':>15} {'p50 ms':>8} {'vs bare':>8}")
         summary = {}
         for name, runs in results.items():
-            base = base2 if "2 " in name else base1
+            base = static if "nginx" in name or "accel" in name else (
+                base2 if "2 " in name else base1)
             rps = statistics.median(r for r, _ in runs)
             p50 = statistics.median(p for _, p in runs)
             summary[name] = {"rps": rps, "p50_ms": p50, "ratio": rps / base}
             print(f"{name:32} {rps:15.0f} {p50:8.2f} {rps / base:8.2f}")
         (work / "result.json").write_text(json.dumps(summary, indent=2))
     finally:
+        front.close()
         for proc in procs:
             proc.terminate()
         for proc in procs:
@@ -136,6 +163,22 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
         shutil.rmtree(work, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _nginx(binary: Path, assetry_port: int, data: Path, blob: Path) -> Iterator[str]:
+    """nginx with the documented accel server block in front of Assetry, plus /static:
+    the same version file served by nginx alone."""
+    port = free_port()
+    block = (documented_block()
+             .replace("listen 80;", f"listen 127.0.0.1:{port};")
+             .replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{assetry_port};")
+             .replace("alias /srv/assetry/data/blobs/;", f"alias {data / 'blobs'}/;")
+             .replace("    location / {", "    location = /static {\n"
+                      f"        alias {blob};\n        default_type image/jpeg;\n    }}\n\n"
+                      "    location / {", 1))
+    with running_nginx(binary, block, port=port) as nginx:
+        yield nginx.url
 
 
 if __name__ == "__main__":

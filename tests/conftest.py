@@ -11,6 +11,7 @@ from typing import NoReturn
 
 import pytest
 
+from tests.support.nginx import nginx_binary
 from tests.support.postgres import PostgresServer, postgres_bindir, running_postgres
 from tests.support.seaweed import SeaweedServer, running_seaweed, weed_binary
 
@@ -66,6 +67,17 @@ def own_seaweed() -> Iterator[SeaweedServer]:
     (`halt`, `resume`) without disturbing the session's."""
     with running_seaweed(_weed()) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def nginx() -> Path:
+    """The nginx executable (Debian's nginx-light, installed by `make test`); tests start
+    their own instances with it. Skipped (loudly) when missing, except under CI=true."""
+    binary = nginx_binary()
+    if binary is None:
+        _missing("nginx not found (apt-get install nginx-light): the X-Accel-Redirect "
+                 "delivery cases did NOT run")
+    return binary
 
 
 def _weed() -> Path:

@@ -15,8 +15,10 @@ from assetry.blobs import open_blob_store
 from assetry.blobs.spool import DiskSpool
 from assetry.config import Settings
 from assetry.db.engine import SqlDatabase
+from assetry.db.records import SqlRecords
 from assetry.domain.notices import Topic
 from assetry.domain.ports import Fetcher
+from assetry.errors import ConfigError
 from assetry.fetch.fetcher import SafeFetcher
 from assetry.fetch.policy import AddressPolicy
 from assetry.imaging.codecs import Codecs
@@ -26,9 +28,10 @@ from assetry.jobs.worker import Worker
 from assetry.process import HostSlots
 from assetry.services.assets import AssetService
 from assetry.services.cache import AssetCache
-from assetry.services.content import ContentReader
+from assetry.services.content import ContentReader, Delivery
 from assetry.services.converters import ConverterService
 from assetry.services.cpu import CpuPool
+from assetry.services.direct_uploads import DirectUploadService
 from assetry.services.duplicates import DuplicateService
 from assetry.services.galleries import GalleryService
 from assetry.services.health import HealthService
@@ -40,6 +43,7 @@ from assetry.services.rendering import Renderer
 from assetry.services.resumable import ResumableUploadService
 from assetry.services.signing import UrlSigner
 from assetry.services.tokens import TokenService
+from assetry.services.transfer import TransferService
 from assetry.services.transforms import TransformService
 from assetry.services.versions import VersionService
 from assetry.telemetry.prometheus import PrometheusMetrics
@@ -57,6 +61,7 @@ class Services:
     ingest: IngestService
     imports: ImportService
     resumable: ResumableUploadService
+    direct_uploads: DirectUploadService
     assets: AssetService
     versions: VersionService
     galleries: GalleryService
@@ -170,10 +175,14 @@ async def open_services(
             resumable=ResumableUploadService(
                 db, blobs, spool, ingest, expiry=settings.resumable_upload_expiry,
                 max_upload_size=settings.max_upload_size),
+            direct_uploads=DirectUploadService(db, blobs, ingest,
+                                               ttl=settings.direct_upload_ttl),
             assets=AssetService(db, blobs, metrics, cache),
             versions=versions,
             galleries=GalleryService(db),
-            content=ContentReader(blobs),
+            content=ContentReader(blobs, delivery=Delivery(settings.delivery),
+                                  redirect_ttl=settings.redirect_ttl,
+                                  accel_prefix=settings.accel_prefix),
             health=HealthService(db, blobs),
             metrics=metrics,
             maintenance=MaintenanceService(db, blobs),
@@ -187,6 +196,38 @@ async def open_services(
             worker.start()
             stack.push_async_callback(worker.stop)
         yield services
+
+
+@asynccontextmanager
+async def open_transfer(settings: Settings, *, to_database: str | None,
+                        to_storage: str | None, concurrency: int = 4
+                        ) -> AsyncIterator[TransferService]:
+    """A transfer from the back-ends of `settings` to the database at `to_database`
+    and/or the store at `to_storage` (None: that one stays). Both databases are brought
+    to the newest schema first. Raises ConfigError for a missing, unusable or
+    identical target."""
+    from assetry.db import migrate
+
+    if to_database is None and to_storage is None:
+        raise ConfigError("nothing to move to: give a target database, a target store, "
+                          "or both")
+    if to_database == settings.db_url or to_storage == settings.blob_url:
+        raise ConfigError("a target is the very back-end the data is in now")
+    async with AsyncExitStack() as stack:
+        await anyio.to_thread.run_sync(migrate_database, settings)
+        source = SqlDatabase.open(settings.db_url)
+        stack.push_async_callback(source.aclose)
+        target = None
+        if to_database is not None:
+            await anyio.to_thread.run_sync(migrate.upgrade, to_database)
+            target = SqlDatabase.open(to_database)
+            stack.push_async_callback(target.aclose)
+        yield TransferService(
+            SqlRecords(source), open_blob_store(settings.blob_url),
+            DiskSpool(settings.spool_dir),
+            target_rows=SqlRecords(target) if target is not None else None,
+            target_blobs=open_blob_store(to_storage) if to_storage is not None else None,
+            concurrency=concurrency)
 
 
 class _Wake:

@@ -1,5 +1,5 @@
 """The `assetry` command: serve, worker, migrate, tokens, regenerate, gc, verify, doctor,
-config; import and export (cli_bulk.py)."""
+config; import and export (cli_bulk.py); transfer (cli_transfer.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import typer
 
 from assetry.cli_bulk import bulk_app
+from assetry.cli_transfer import transfer_app
 from assetry.config import Settings
 
 T = TypeVar("T")
@@ -172,32 +173,39 @@ def gc(data_dir: DataDir = None,
        dry_run: Annotated[bool, typer.Option(help="Only list what would go.")] = False) -> None:
     """Trim stored transform results to ASSETRY_TRANSFORMS_PER_POOL per pool (least recently
     used first), delete blobs that no row points at (left by a crash between two steps),
-    and expired resumable uploads with the bytes they hold.
+    expired resumable uploads with the bytes they hold, and expired direct uploads with
+    their objects.
 
     Example: assetry gc --dry-run --data-dir var
     """
     from assetry.bootstrap import open_services
+    from assetry.services.direct_uploads import Collected as DirectCollected
     from assetry.services.resumable import Collected
 
     settings = _settings(data_dir)
 
-    async def run() -> tuple[list[str], list[str], Collected]:
+    async def run() -> tuple[list[str], list[str], Collected, DirectCollected]:
         async with open_services(settings, run_worker=False) as services:
             trimmed = await services.transforms.trim(settings.transforms_per_pool,
                                                      dry_run=dry_run)
             return (trimmed, await services.maintenance.gc(dry_run=dry_run),
-                    await services.resumable.collect(dry_run=dry_run))
+                    await services.resumable.collect(dry_run=dry_run),
+                    await services.direct_uploads.collect(dry_run=dry_run))
 
-    trimmed, orphans, uploads = asyncio.run(run())
-    for key in [*trimmed, *orphans, *uploads.strays]:
+    trimmed, orphans, uploads, direct = asyncio.run(run())
+    for key in [*trimmed, *orphans, *uploads.strays, *direct.objects]:
         typer.echo(key)
     for upload_id in uploads.uploads:
         typer.echo(f"upload {upload_id}")
+    for upload_id in direct.uploads:
+        typer.echo(f"direct upload {upload_id}")
     verb = "found" if dry_run else "deleted"
     typer.echo(f"{len(trimmed)} stored transform result(s) over ASSETRY_TRANSFORMS_PER_POOL "
                f"({settings.transforms_per_pool}) {verb}, least recently used first")
-    typer.echo(f"{len(orphans) + len(uploads.strays)} orphaned blob(s) {verb}")
+    blobs = len(orphans) + len(uploads.strays) + len(direct.objects)
+    typer.echo(f"{blobs} orphaned blob(s) {verb}")
     typer.echo(f"{len(uploads.uploads)} expired upload(s) {verb}")
+    typer.echo(f"{len(direct.uploads)} expired direct upload(s) {verb}")
 
 
 @app.command()
@@ -341,6 +349,7 @@ def mask_url(url: str | None) -> str | None:
 tokens_app = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(bulk_app)  # import and export
+app.add_typer(transfer_app)  # transfer
 
 
 @tokens_app.command("create")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -141,9 +142,46 @@ class Settings(BaseSettings):
         "or its last accepted PATCH; after that it answers 410 and `assetry gc` removes it and "
         "its stored bytes. A finished upload's record (which names its asset) is kept as long.",
     )
+    delivery: Literal["stream", "redirect", "accel"] = Field(
+        "stream",
+        description="How original and version bytes leave the service, after the same "
+        "access checks: `stream` sends them through Python; `redirect` answers 302 to a "
+        "short-lived presigned URL of the object (S3 stores with static credentials; "
+        "streams otherwise); `accel` answers with X-Accel-Redirect so that nginx in front "
+        "sends the file (local blob directories; streams otherwise).",
+    )
+    redirect_ttl: int = Field(
+        300,
+        ge=1,
+        le=302_400,  # twice this must stay within S3's seven-day limit on presigned URLs
+        description="With ASSETRY_DELIVERY=redirect: seconds a presigned URL stays valid, "
+        "at least (at most twice this: URLs are issued per window so browsers can cache "
+        "the bytes); the 302 itself may be cached this long.",
+    )
+    accel_prefix: str = Field(
+        "/_assetry_blobs/",
+        description="With ASSETRY_DELIVERY=accel: the internal nginx location the blob "
+        "directory is served from; X-Accel-Redirect is this prefix plus the blob key.",
+    )
+    direct_upload_ttl: int = Field(
+        900,
+        ge=1,
+        le=604_800,  # S3's limit on presigned URLs: seven days
+        description="Seconds a direct upload's presigned PUT URL stays valid. The upload "
+        "must be completed within twice this; after that it has expired and `assetry gc` "
+        "deletes it and the object.",
+    )
     host: str = Field("127.0.0.1", description="Address `assetry serve` binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port `assetry serve` listens on.")
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+
+    @field_validator("accel_prefix")
+    @classmethod
+    def _check_accel_prefix(cls, value: str) -> str:
+        if not (value.startswith("/") and value.endswith("/")) or "//" in value:
+            raise ValueError("must be a location path that starts and ends with /, "
+                             "e.g. /_assetry_blobs/")
+        return value
 
     @model_validator(mode="after")
     def _fill_urls(self) -> Settings:

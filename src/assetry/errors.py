@@ -2,8 +2,10 @@
 
     AssetryError
     ├── NotFound ── PoolNotFound, AssetNotFound, VersionNotFound, GalleryNotFound,
-    │               ConverterNotFound, BlobNotFound, UploadNotFound, TransformsDisabled
-    ├── Conflict ── TypeMismatch, PoolNotEmpty, ConverterExists, NotAnImage, OffsetMismatch
+    │               ConverterNotFound, BlobNotFound, UploadNotFound, TransformsDisabled,
+    │               DirectUploadNotFound
+    ├── Conflict ── TypeMismatch, PoolNotEmpty, ConverterExists, NotAnImage, OffsetMismatch,
+    │               DirectUploadsUnavailable, NotUploaded, DirectUploadBusy
     ├── Invalid (bad request shape) ── FieldInvalid
     ├── Unprocessable ── UndecodableImage, TooManyPixels, InvalidConverter, RenderFailed,
     │                    UnsafeUrl, InvalidTransform
@@ -73,6 +75,10 @@ class UploadNotFound(NotFound):
     """No resumable upload has this id (in this pool, for this token)."""
 
 
+class DirectUploadNotFound(NotFound):
+    """No direct upload has this id, or it has expired."""
+
+
 class Unauthenticated(AssetryError):
     """Credentials are required: send `Authorization: Bearer <token>`."""
 
@@ -103,6 +109,18 @@ class NotAnImage(Conflict):
 
 class OffsetMismatch(Conflict):
     """Upload-Offset is not the resumable upload's current offset."""
+
+
+class DirectUploadsUnavailable(Conflict):
+    """Direct uploads need an S3 blob store that can presign URLs."""
+
+
+class NotUploaded(Conflict):
+    """Nothing has been PUT to the direct upload's URL yet."""
+
+
+class DirectUploadBusy(Conflict):
+    """Another request is completing this direct upload."""
 
 
 class Invalid(AssetryError):

@@ -33,6 +33,7 @@ from assetry.domain.converter import (
     OutputFormat,
     VersionSpec,
 )
+from assetry.domain.direct_upload import DirectUpload
 from assetry.domain.model import (
     Asset,
     AssetFilter,
@@ -59,6 +60,7 @@ from assetry.errors import (
     AssetNotFound,
     BackendUnavailable,
     ConverterNotFound,
+    DirectUploadNotFound,
     Invalid,
     PoolNotFound,
     UploadNotFound,
@@ -175,7 +177,7 @@ async def test_migration_creates_the_default_pool_and_converter(backend: Backend
         public=True,
     )
     assert converter == DEFAULT_CONVERTER
-    assert migrate.current(backend.url) == migrate.head() == "0006"
+    assert migrate.current(backend.url) == migrate.head() == "0007"
 
 
 def test_migrations_build_exactly_the_tables_module(database_url: str) -> None:
@@ -1336,7 +1338,7 @@ def test_upgrade_gives_versions_already_stored_no_encodings(database_url: str) -
                 spec={"name": "detail", "width": 8, "height": 8}, blob_key="v/a",
                 mime_type="image/jpeg", created_at=T0))
         migrate.upgrade(database_url)
-        assert migrate.current(database_url) == "0006"
+        assert migrate.current(database_url) == "0007"
     finally:
         engine.dispose()
     version = asyncio.run(_read_version(database_url, asset_id))
@@ -1348,6 +1350,77 @@ async def _read_version(url: str, asset_id: UUID) -> Version:
     async with SqlDatabase.open(url) as db:
         [version] = (await get(db, asset_id)).versions
     return version
+# -- direct uploads ----------------------------------------------------------------------
+
+
+def make_direct_upload(**overrides: Any) -> DirectUpload:
+    upload_id = overrides.pop("id", None) or uuid4()
+    fields: dict[str, Any] = {
+        "id": upload_id, "pool": "default", "creator": "editor", "filename": "photo.jpg",
+        "size": 4_686_206, "mime_type": "image/jpeg",
+        "form": {"gallery": "trip", "metadata": {"alt": "élan"}, "type": "image"},
+        "blob_key": f"direct-uploads/{upload_id}", "created_at": T0,
+        "url_expires_at": T0 + timedelta(minutes=15), "expires_at": T0 + timedelta(minutes=30),
+    } | overrides
+    return DirectUpload(**fields)
+
+
+async def test_direct_upload_add_then_get_round_trips_every_field(db: SqlDatabase) -> None:
+    upload = make_direct_upload()
+    bare = make_direct_upload(creator=None, mime_type=None, form={}, size=0)
+    async with db.transaction() as tx:
+        await tx.direct_uploads.add(upload)
+        await tx.direct_uploads.add(bare)
+    async with db.transaction(write=False) as tx:
+        assert await tx.direct_uploads.get(upload.id) == upload
+        assert await tx.direct_uploads.get(bare.id) == bare
+        with pytest.raises(DirectUploadNotFound):
+            await tx.direct_uploads.get(uuid4())
+
+
+async def test_direct_upload_claim_is_won_once_until_released(db: SqlDatabase) -> None:
+    upload = make_direct_upload()
+    async with db.transaction() as tx:
+        await tx.direct_uploads.add(upload)
+
+    async def claim() -> bool:
+        async with db.transaction() as tx:
+            return await tx.direct_uploads.claim(upload.id, T0 + timedelta(minutes=1))
+
+    assert sorted(await asyncio.gather(*(claim() for _ in range(4)))) == [False] * 3 + [True]
+    async with db.transaction() as tx:
+        assert (await tx.direct_uploads.get(upload.id)).claimed_at == T0 + timedelta(minutes=1)
+        await tx.direct_uploads.release(upload.id)
+        assert (await tx.direct_uploads.get(upload.id)).claimed_at is None
+        # Not once it has expired, and not an upload that is not there.
+        assert not await tx.direct_uploads.claim(upload.id, upload.expires_at)
+        assert not await tx.direct_uploads.claim(uuid4(), T0)
+        assert await tx.direct_uploads.claim(upload.id, T0)
+
+
+async def test_direct_upload_expired_and_delete(db: SqlDatabase) -> None:
+    soon = make_direct_upload(expires_at=T0 + timedelta(minutes=1))
+    later = make_direct_upload(expires_at=T0 + timedelta(minutes=2))
+    claimed = make_direct_upload(expires_at=T0, claimed_at=T0 - timedelta(minutes=5))
+    stale = make_direct_upload(expires_at=T0, claimed_at=T0 - timedelta(hours=2))
+    async with db.transaction() as tx:
+        for upload in (later, soon, claimed, stale):
+            await tx.direct_uploads.add(upload)
+    cut = T0 - timedelta(hours=1)
+    async with db.transaction(write=False) as tx:
+        assert await tx.direct_uploads.expired(T0, claimed_before=cut, limit=10) == [stale]
+        found = await tx.direct_uploads.expired(T0 + timedelta(minutes=2), claimed_before=cut,
+                                                limit=10)
+        assert [u.id for u in found] == [stale.id, soon.id, later.id]
+        assert len(await tx.direct_uploads.expired(T0 + timedelta(minutes=2),
+                                                   claimed_before=cut, limit=1)) == 1
+        assert sorted([k async for k in tx.direct_uploads.blob_keys()]) == sorted(
+            u.blob_key for u in (later, soon, claimed, stale))
+    async with db.transaction() as tx:
+        assert await tx.direct_uploads.delete(soon.id)
+        assert not await tx.direct_uploads.delete(soon.id)
+        with pytest.raises(DirectUploadNotFound):
+            await tx.direct_uploads.get(soon.id)
 
 
 # -- transactions ------------------------------------------------------------------------

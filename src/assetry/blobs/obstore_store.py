@@ -6,8 +6,9 @@ import contextlib
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,8 +16,9 @@ import anyio
 import anyio.to_thread
 import obstore
 from obstore.exceptions import BaseError
-from obstore.store import LocalStore
+from obstore.store import LocalStore, S3Store
 
+from assetry.blobs.presign import S3Presigner
 from assetry.errors import BackendUnavailable, BlobNotFound
 
 if TYPE_CHECKING:
@@ -113,6 +115,7 @@ class ObstoreBlobStore:
     def __init__(self, store: ObjectStore, *, ping_timeout: float = 5.0) -> None:
         self._store = store
         self._ping_timeout = ping_timeout
+        self._presigner = S3Presigner.for_store(store) if isinstance(store, S3Store) else None
 
     def __repr__(self) -> str:
         # The obstore repr names the bucket or directory, never credentials.
@@ -320,6 +323,26 @@ class ObstoreBlobStore:
             raise BackendUnavailable(
                 f"the blob store did not answer within {self._ping_timeout} s"
             ) from exc
+
+    @property
+    def signs_urls(self) -> bool:
+        """Whether `presign` hands out URLs: an S3 store with static credentials."""
+        return self._presigner is not None
+
+    def presign(self, key: str, method: str, *, issued_at: datetime, expires_in: int,
+                headers: Mapping[str, str] | None = None,
+                response: Mapping[str, str] | None = None) -> str | None:
+        """A URL that lets anyone holding it make one `method` (GET or PUT) request for
+        `key` straight at the store, from `issued_at` for `expires_in` seconds. The request
+        must carry `headers` exactly (e.g. content-length, which caps a PUT); a GET is
+        answered with the `response` headers (content-type, content-disposition,
+        cache-control) instead of the stored ones. None when the store cannot hand out
+        URLs (a local directory, memory, S3 without static credentials). No I/O."""
+        check_key(key)
+        if self._presigner is None:
+            return None
+        return self._presigner.url(method, key, issued_at=issued_at, expires_in=expires_in,
+                                   headers=headers, response=response)
 
     def local_path(self, key: str) -> Path | None:
         """The file holding `key` when the store is a local directory, else None.

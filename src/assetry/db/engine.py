@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -17,6 +17,7 @@ from sqlalchemy.pool import NullPool
 
 from assetry.db.assets import SqlAssetRepository
 from assetry.db.converters import SqlConverterRepository
+from assetry.db.direct_uploads import SqlDirectUploadRepository
 from assetry.db.jobs import SqlJobQueue, SqlJobStore
 from assetry.db.locks import VersionLocks
 from assetry.db.notices import LocalNotices, PgNotices
@@ -27,6 +28,7 @@ from assetry.db.uploads import SqlUploadRepository
 from assetry.domain.ports import (
     AssetRepository,
     ConverterRepository,
+    DirectUploadRepository,
     JobQueue,
     JobStore,
     Notices,
@@ -160,6 +162,7 @@ class SqlTransaction:
     converters: ConverterRepository
     tokens: TokenRepository
     uploads: UploadRepository
+    direct_uploads: DirectUploadRepository
     jobs: JobQueue
 
     def __init__(self, conn: AsyncConnection, clock: Callable[[], datetime]) -> None:
@@ -168,6 +171,7 @@ class SqlTransaction:
         self.converters = SqlConverterRepository(conn, clock)
         self.tokens = SqlTokenRepository(conn)
         self.uploads = SqlUploadRepository(conn)
+        self.direct_uploads = SqlDirectUploadRepository(conn)
         self.jobs = SqlJobQueue(conn, clock)
 
 
@@ -250,6 +254,11 @@ class SqlDatabase:
         """
         async with self._begin(write=write) as conn:
             yield SqlTransaction(conn, self._clock)
+
+    def connection(self, *, write: bool = True) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection inside one transaction, for adapters that work on whole tables
+        (db/records.py); errors are translated as in `transaction`."""
+        return self._begin(write=write)
 
     async def ping(self) -> None:
         """Raise BackendUnavailable unless the database answers."""

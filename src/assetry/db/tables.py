@@ -228,3 +228,25 @@ upload_parts = sa.Table(
         ["upload_id"], ["uploads.id"], name="fk_upload_parts_upload_id_uploads", ondelete="CASCADE"
     ),
 )
+
+direct_uploads = sa.Table(
+    "direct_uploads",
+    metadata,
+    sa.Column("id", sa.Uuid(), nullable=False),
+    # No foreign key: an unfinished upload must not keep its pool from being deleted;
+    # completing one into a deleted pool fails like any upload to an unknown pool.
+    sa.Column("pool", sa.String(NAME), nullable=False),
+    sa.Column("creator", sa.String(255), nullable=True),
+    sa.Column("filename", sa.Text(), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("mime_type", sa.String(255), nullable=True),
+    sa.Column("form", sa.JSON(), nullable=False),  #: type, gallery, converter, metadata
+    sa.Column("blob_key", sa.String(1024), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("url_expires_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("claimed_at", UtcDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint("id", name="pk_direct_uploads"),
+    # gc: the uploads that have expired.
+    sa.Index("ix_direct_uploads_expires_at", "expires_at"),
+)

@@ -16,6 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from assetry.domain.converter import Converter
+from assetry.domain.direct_upload import DirectUpload
 from assetry.domain.geometry import Plan, Size
 from assetry.domain.model import (
     Asset,
@@ -243,6 +244,27 @@ class BlobStore(Protocol):
         """Raise BackendUnavailable unless the store answers."""
         ...
 
+    def local_path(self, key: str) -> Path | None:
+        """The file holding `key` when the store is a local directory, else None. Nothing
+        is checked: the file may not exist. Raises ValueError for a malformed key."""
+        ...
+
+    @property
+    def signs_urls(self) -> bool:
+        """Whether `presign` hands out URLs."""
+        ...
+
+    def presign(self, key: str, method: str, *, issued_at: datetime, expires_in: int,
+                headers: Mapping[str, str] | None = None,
+                response: Mapping[str, str] | None = None) -> str | None:
+        """A URL that lets its holder make one `method` (GET or PUT) request for `key`
+        straight at the store, valid from `issued_at` for `expires_in` seconds, without
+        credentials. The request must carry `headers` exactly (content-length caps a
+        PUT); a GET is answered with the `response` headers (content-type,
+        content-disposition, cache-control). None when the store cannot hand out URLs.
+        No I/O."""
+        ...
+
 
 class AssetRepository(Protocol):
     """Assets, their versions and attachments, inside one transaction."""
@@ -441,6 +463,39 @@ class UploadRepository(Protocol):
         ...
 
 
+class DirectUploadRepository(Protocol):
+    """Announced direct uploads (their objects live in the blob store)."""
+
+    async def add(self, upload: DirectUpload) -> None: ...
+
+    async def get(self, upload_id: UUID) -> DirectUpload:
+        """Raises DirectUploadNotFound."""
+        ...
+
+    async def claim(self, upload_id: UUID, at: datetime) -> bool:
+        """Mark it as being completed, only if nobody has and it has not expired at `at`;
+        False otherwise (of two racing completions, one wins)."""
+        ...
+
+    async def release(self, upload_id: UUID) -> None:
+        """Let it be completed again."""
+        ...
+
+    async def delete(self, upload_id: UUID) -> bool:
+        """Remove it; False if it was not there."""
+        ...
+
+    async def expired(self, now: datetime, *, claimed_before: datetime, limit: int
+                      ) -> builtins.list[DirectUpload]:
+        """Expired at `now`, the longest expired first; one being completed only once its
+        claim is older than `claimed_before`."""
+        ...
+
+    def blob_keys(self) -> AsyncIterator[str]:
+        """The object key of every upload there is."""
+        ...
+
+
 class JobQueue(Protocol):
     """Deferring work inside the caller's transaction: a job exists iff the data does."""
 
@@ -455,6 +510,7 @@ class Transaction(Protocol):
     converters: ConverterRepository
     tokens: TokenRepository
     uploads: UploadRepository
+    direct_uploads: DirectUploadRepository
     jobs: JobQueue
 
 
@@ -539,6 +595,38 @@ class Notices(Protocol):
     def subscribe(self, handler: Callable[[Notice], None]) -> None:
         """Call `handler` with every notice heard from now on, and with RESYNC each time
         the channel opens. Handlers must be quick and must not raise."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """A blob a row points at, with what the row says its bytes are."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+class Records(Protocol):
+    """A whole metadata database as plain rows, table by table, ids and times as stored:
+    what moves an installation to another database. Each method is its own transaction."""
+
+    tables: Sequence[str]  #: every table to move, parents before the rows that refer to them
+
+    async def count(self, table: str) -> int: ...
+
+    def read(self, table: str, *, batch: int) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every row, in batches of at most `batch`, in primary key order."""
+        ...
+
+    async def write(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert the rows, overwriting any with the same primary key (and first removing
+        rows that hold one of their unique values under another key)."""
+        ...
+
+    def blobs(self) -> AsyncIterator[StoredBlob]:
+        """Every blob the rows point at (originals, then finished versions; not a pending
+        version's reservation) with size and SHA-256."""
         ...
 
 

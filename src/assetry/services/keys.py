@@ -54,3 +54,12 @@ def upload_of(key: str) -> UUID | None:
         return UUID(segments[2])
     except ValueError:
         return None
+
+
+#: every direct upload's object is stored under this prefix until it is ingested
+DIRECT_UPLOADS = "direct-uploads/"
+
+
+def direct_upload_key(upload_id: UUID) -> str:
+    """Where a client PUTs a direct upload's bytes; random, so no key is ever reused."""
+    return f"{DIRECT_UPLOADS}{upload_id.hex[:2]}/{upload_id}/{secrets.token_hex(8)}"

@@ -24,6 +24,7 @@ from assetry.web.routes import (
     assets,
     caller,
     converters,
+    direct_uploads,
     galleries,
     health,
     pools,
@@ -100,8 +101,8 @@ def create_app(
     app.add_exception_handler(HTTPException, errors.on_http_error)
     app.add_exception_handler(Exception, errors.on_unexpected)
     routers = [module.router for module in
-               (pools, uploads_tus, assets, galleries, converters, caller, health, docs, rpc,
-                ui)]
+               (pools, uploads_tus, assets, direct_uploads, galleries, converters, caller, health,
+                docs, rpc, ui)]
     for router in routers:
         app.include_router(router)
     openapi.install(app)

@@ -1,4 +1,5 @@
-"""Byte responses: strong ETags from content hashes, 304, HEAD, one Range, safe headers."""
+"""Byte responses: strong ETags from content hashes, 304, HEAD, one Range, safe headers;
+or, by ASSETRY_DELIVERY, a redirect to the store or an X-Accel-Redirect to nginx."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from starlette.responses import Response, StreamingResponse
 from assetry.domain.caching import cache_control, pins
 from assetry.domain.media import SAFE_INLINE
 from assetry.domain.model import AssetType
-from assetry.services.content import Content, ContentReader
+from assetry.services.content import Accel, Content, ContentReader, Redirect
 from assetry.web.errors import problem
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -97,11 +98,35 @@ async def _prefetched(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 async def respond(request: Request, content: Content, reader: ContentReader,
                   max_age: int) -> Response:
     """The response for GET or HEAD of `content`, honouring If-None-Match and Range; a
-    `v` that names the bytes makes a public answer immutable (domain/caching.py)."""
+    `v` that names the bytes makes a public answer immutable (domain/caching.py).
+
+    A 304 and a HEAD are always answered here. Otherwise a GET may be handed off
+    (services/content.py): a 302 to a presigned URL of the store, whose answer carries
+    the Content-Type, Content-Disposition and Cache-Control this one would have (the
+    store handles Range); or every header of this answer with X-Accel-Redirect and no
+    body, for nginx to add the file (nginx handles Range)."""
     headers = _headers(content, max_age,
                        pinned=pins(request.query_params.get("v"), content.pin or content.sha256))
     if _matches(request.headers.get("if-none-match"), etag(content)):
         return Response(status_code=304, headers=headers)
+    if request.method == "GET":
+        handoff = reader.handoff(content, {
+            "content-type": content.mime_type,
+            "content-disposition": headers["Content-Disposition"],
+            "cache-control": headers["Cache-Control"]})
+        if isinstance(handoff, Redirect):
+            scope = "public" if content.public else "private"
+            # The redirect names one rendition chosen by Accept: a cache must keep one per
+            # Accept, as it would the bytes.
+            vary = {"Vary": content.vary} if content.vary else {}
+            return Response(status_code=302, headers={
+                **vary, "Location": handoff.url,
+                "Cache-Control": f"{scope}, max-age={min(max_age, handoff.max_age)}"})
+        if isinstance(handoff, Accel):
+            # Content-Type verbatim (see below); nginx sets the length of the file it sends.
+            return Response(status_code=200, headers={
+                **headers, "Content-Type": content.mime_type,
+                "X-Accel-Redirect": handoff.uri})
     wanted = _range(request.headers.get("range"), content.size)
     if_range = request.headers.get("if-range")
     if if_range is not None and if_range.strip() != etag(content):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from assetry.domain.caching import pinned
 from assetry.domain.converter import Converter
+from assetry.domain.direct_upload import DirectUpload
 from assetry.domain.model import Asset, Gallery, Page, Pool, Version
 from assetry.domain.negotiation import url_sha256
 from assetry.domain.placeholder import Placeholder
@@ -156,6 +157,24 @@ class CallerOut(BaseModel):
                                          "anonymous caller")
 
 
+class DirectUploadOut(BaseModel):
+    """An announced direct upload: PUT the bytes to `upload_url`, then POST `complete_url`."""
+
+    id: UUID
+    pool: str
+    filename: str
+    size: int = Field(description="the exact number of bytes to PUT")
+    mime_type: str | None
+    upload_url: str = Field(description="presigned S3 URL; send the bytes with PUT, no "
+                                        "credentials")
+    upload_method: str = Field(description="always `PUT`")
+    upload_headers: dict[str, str] = Field(
+        description="headers the PUT must carry exactly (`Content-Length`: the signed size)")
+    upload_expires_at: str = Field(description="the upload URL works until then")
+    expires_at: str = Field(description="complete it before then; later it is gone (404)")
+    complete_url: str
+
+
 class HealthOut(BaseModel):
     status: str = Field(description='"ok", or "unavailable" when a part below is not "ok"')
     database: str = Field(description='"ok", or "unavailable: " and the reason')
@@ -274,6 +293,21 @@ def write_json(
         "created": list(created), "modified": list(modified), "removed": list(removed),
         "changed_descendants": [pool_url(a.pool)] if changed else [],
     }}
+
+
+def direct_upload_url(upload_id: UUID | str) -> str:
+    return f"/api/direct-uploads/{upload_id}"
+
+
+def direct_upload_json(upload: DirectUpload, url: str, headers: Mapping[str, str]
+                       ) -> dict[str, Any]:
+    return {
+        "id": str(upload.id), "pool": upload.pool, "filename": upload.filename,
+        "size": upload.size, "mime_type": upload.mime_type, "upload_url": url,
+        "upload_method": "PUT", "upload_headers": dict(headers),
+        "upload_expires_at": ts(upload.url_expires_at), "expires_at": ts(upload.expires_at),
+        "complete_url": f"{direct_upload_url(upload.id)}/complete",
+    }
 
 
 def page_json(page: Page, sign: Sign = unsigned) -> dict[str, Any]:

@@ -29,6 +29,8 @@ def _bytes(media_range: str) -> dict[int | str, dict[str, Any]]:
     return {
         200: {"content": content, "description": "the bytes"},
         206: {"content": content, "description": "one range of the bytes"},
+        302: {"description": "with ASSETRY_DELIVERY=redirect: the bytes are at `Location`, "
+                             "a short-lived presigned URL of the blob store"},
         304: {"description": "not modified (`If-None-Match` matched the ETag)"},
     }
 

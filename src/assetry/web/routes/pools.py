@@ -95,7 +95,7 @@ async def upload(pool: str, request: Request, services: ServicesDep, actor: Acto
         duplicate = await services.duplicates.original(pool, staged.sha256, actor)
     asset = await services.ingest.create(pool, staged, submission, actor)
     asset = await uploads.settled(services, asset, actor, wait)
-    return _created(asset, sign, duplicate)
+    return created(asset, sign, duplicate)
 
 
 @router.post("/{pool}/imports", status_code=201, response_model=schemas.UploadOut,
@@ -111,10 +111,12 @@ async def import_url(pool: str, services: ServicesDep, actor: ActorDep, sign: Si
     # Looked up after the import (the bytes were not at hand before): the oldest copy,
     # unless that is the import itself.
     duplicate = await services.duplicates.original(pool, asset.sha256, actor)
-    return _created(asset, sign, duplicate if duplicate and duplicate.id != asset.id else None)
+    return created(asset, sign, duplicate if duplicate and duplicate.id != asset.id else None)
 
 
-def _created(asset: Asset, sign: Sign, duplicate: Asset | None) -> JSONResponse:
+def created(asset: Asset, sign: Sign, duplicate: Asset | None) -> JSONResponse:
+    """201 with the new asset, its URLs as `created`, its Location, and the asset whose
+    bytes it repeats (`duplicate_of`, or null)."""
     body = schemas.write_json(asset, sign, created=[
         schemas.asset_url(asset.id), *(schemas.version_url(asset.id, v.name)
                                        for v in asset.versions)])
