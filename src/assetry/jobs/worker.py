@@ -83,7 +83,14 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
                 continue
-            await self._run(job)
+            try:
+                await self._run(job)
+            except AssetryError as exc:
+                # The outcome could not be recorded (the database went away mid-job). The
+                # claim ends with this process's session or the stale window and the job
+                # runs again (jobs are safe to run twice); this loop must outlive the outage.
+                log.warning("job %s (%s): outcome not recorded: %s", job.id, job.kind, exc)
+                await asyncio.sleep(min(self._poll, 1.0))
 
     async def _sweep(self) -> None:
         # A task of its own: the claim loops may all be busy with long jobs.

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from assetry.domain.ports import Job
+from assetry.errors import BackendUnavailable
 from assetry.jobs.worker import Worker
 
 
@@ -96,3 +97,30 @@ async def test_the_sweep_runs_while_every_loop_is_busy() -> None:
     finally:
         await worker.stop()
     assert store.handed_back == [long.id]  # stopping mid-job hands it back at once
+
+
+async def test_a_loop_outlives_an_outcome_it_cannot_record() -> None:
+    # The database goes away while a job runs: recording its outcome fails. The loop logs
+    # it and goes on with the next job instead of dying silently.
+    first, second = job(), job()
+    store = Store(first, second)
+    recorded = store.complete
+    failures = [BackendUnavailable("the database is unreachable")]
+
+    async def complete(job_id: UUID) -> None:
+        if failures:
+            raise failures.pop()
+        await recorded(job_id)
+
+    store.complete = complete  # type: ignore[method-assign]
+    worker = Worker(store, {"render": noop}, concurrency=1, max_attempts=3,
+                    stale_after=3600, poll_interval=0.05)
+    worker.start()
+    try:
+        for _ in range(200):
+            if store.completed:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await worker.stop()
+    assert store.completed == [second.id]
