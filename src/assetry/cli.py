@@ -115,9 +115,10 @@ def worker(data_dir: DataDir = None,
     Example: assetry worker --once --data-dir var
     """
     from assetry.bootstrap import open_services
-    from assetry.process import limit_malloc_arenas
+    from assetry.process import limit_malloc_arenas, short_gil_turns
 
     limit_malloc_arenas()
+    short_gil_turns()
     settings = _settings(data_dir)
     _logging(settings.log_level)
 

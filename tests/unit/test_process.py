@@ -10,7 +10,9 @@ import threading
 import time
 from pathlib import Path
 
-from assetry.process import HostSlots
+import pytest
+
+from assetry.process import HostSlots, short_gil_turns
 
 HOLD_FOREVER = """
 import sys, time
@@ -84,3 +86,12 @@ def test_a_killed_holder_frees_its_slot(tmp_path: Path) -> None:
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+def test_short_gil_turns_hands_the_gil_over_after_one_millisecond() -> None:
+    before = sys.getswitchinterval()
+    try:
+        short_gil_turns()
+        assert sys.getswitchinterval() == pytest.approx(0.001)
+    finally:
+        sys.setswitchinterval(before)

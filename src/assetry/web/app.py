@@ -16,7 +16,7 @@ from assetry.bootstrap import Services, open_services
 from assetry.config import Settings
 from assetry.domain.ports import Fetcher
 from assetry.errors import AssetryError
-from assetry.process import die_with_parent, limit_malloc_arenas
+from assetry.process import die_with_parent, limit_malloc_arenas, short_gil_turns
 from assetry.web import docs, errors, openapi, ui
 from assetry.web.auth import Authentication
 from assetry.web.request_metrics import RequestMetrics
@@ -120,6 +120,7 @@ def app_from_environment() -> FastAPI:
     migrations before starting any worker, so the workers never race to apply them."""
     die_with_parent()
     limit_malloc_arenas()
+    short_gil_turns()
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

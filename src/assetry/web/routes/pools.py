@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -90,10 +91,21 @@ async def upload(pool: str, request: Request, services: ServicesDep, actor: Acto
                     "duplicate_of": str(existing.id)}
             return JSONResponse(body, headers={
                 "Content-Location": schemas.asset_url(existing.id)})
+        asset = await services.ingest.create(pool, staged, submission, actor)
         duplicate = None
     else:
-        duplicate = await services.duplicates.original(pool, staged.sha256, actor)
-    asset = await services.ingest.create(pool, staged, submission, actor)
+        # The lookup runs while the upload is decoded and stored, off its critical path.
+        # It may end after the insert: the oldest copy, unless that is this upload.
+        lookup = asyncio.create_task(services.duplicates.original(pool, staged.sha256, actor))
+        try:
+            asset = await services.ingest.create(pool, staged, submission, actor)
+        except BaseException:
+            lookup.cancel()  # the upload's own error is the answer
+            await asyncio.gather(lookup, return_exceptions=True)
+            raise
+        duplicate = await lookup
+        if duplicate is not None and duplicate.id == asset.id:
+            duplicate = None
     asset = await uploads.settled(services, asset, actor, wait)
     return created(asset, sign, duplicate)
 
