@@ -19,7 +19,7 @@ from assetry.db.records import SqlRecords
 from assetry.domain.notices import Topic
 from assetry.domain.ports import Fetcher
 from assetry.errors import ConfigError
-from assetry.fetch.fetcher import SafeFetcher
+from assetry.fetch.deferred import DeferredFetcher
 from assetry.fetch.policy import AddressPolicy
 from assetry.imaging.codecs import Codecs
 from assetry.imaging.vips import VipsProcessor
@@ -109,11 +109,17 @@ def url_signer(settings: Settings) -> UrlSigner:
 def default_fetcher(settings: Settings) -> Fetcher:
     """The production fetcher: only public addresses, default ports plus the allowed ones."""
     ports = frozenset({80, 443, *settings.import_allowed_ports})
-    return SafeFetcher(
-        AddressPolicy(allowed_ports=ports if settings.import_allowed_ports else None),
-        connect_timeout=settings.import_connect_timeout,
-        total_timeout=settings.import_timeout,
-    )
+
+    def make() -> Fetcher:
+        from assetry.fetch.fetcher import SafeFetcher  # httpx: see DeferredFetcher
+
+        return SafeFetcher(
+            AddressPolicy(allowed_ports=ports if settings.import_allowed_ports else None),
+            connect_timeout=settings.import_connect_timeout,
+            total_timeout=settings.import_timeout,
+        )
+
+    return DeferredFetcher(make)
 
 
 @asynccontextmanager
