@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.e2e.test_upload import upload
 from tests.support.images import solid
+from tests.support.server import admin_client
 
 
 def test_original_bytes_and_headers(client: httpx.Client) -> None:
@@ -82,3 +86,20 @@ def test_unknown_ids_are_404_problems(client: httpx.Client) -> None:
         r = client.get(url)
         assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
     assert client.get("/api/assets/not-a-uuid").status_code in (400, 404)
+
+
+@pytest.mark.parametrize("size", [1_000, 300_000], ids=["whole", "streamed"])
+def test_a_blob_lost_behind_our_back_is_a_404_not_a_short_200(tmp_path: Path,
+                                                              size: int) -> None:
+    # Small bodies are read whole, larger ones streamed after a prefetch: either way the
+    # missing blob is found before the status line is sent.
+    data = os.urandom(size)
+    with admin_client(tmp_path) as c:
+        body = upload(c, data, filename="data.bin").json()
+        assert c.get(body["content_url"]).content == data
+        for blob in (tmp_path / "blobs" / "originals").rglob("*"):
+            if blob.is_file():
+                blob.unlink()
+        r = c.get(body["content_url"].split("?")[0], headers={"Cache-Control": "no-cache"})
+        assert r.status_code == 404, r.status_code
+        assert r.headers["content-type"] == "application/problem+json"

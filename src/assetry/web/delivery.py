@@ -17,6 +17,8 @@ from assetry.domain.model import AssetType
 from assetry.services.content import Accel, Content, ContentReader, Redirect
 from assetry.web.errors import problem
 
+#: bodies up to this size are read whole and sent as one Response
+_WHOLE = 256 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 #: asset bytes are never a document: no scripts, no plugins, no same-origin powers
 CSP = "default-src 'none'; img-src 'self' data:; media-src 'self'; sandbox"
@@ -145,10 +147,13 @@ async def respond(request: Request, content: Content, reader: ContentReader,
     headers["Content-Type"] = content.mime_type
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
-    body = await _prefetched(reader.stream(content, start, end)) if end > start else _empty()
+    if end - start <= _WHOLE:
+        # Small bodies (every thumbnail) in one piece: a plain Response skips the
+        # streaming machinery (a task group watching for disconnects), which cost a
+        # tenth of a small version's delivery. A missing blob still raises before
+        # anything is sent.
+        data = b"".join([chunk async for chunk in reader.stream(content, start, end)]
+                        ) if end > start else b""
+        return Response(data, status_code=status, headers=headers)
+    body = await _prefetched(reader.stream(content, start, end))
     return StreamingResponse(body, status_code=status, headers=headers)
-
-
-async def _empty() -> AsyncIterator[bytes]:
-    return
-    yield b""
