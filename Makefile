@@ -46,6 +46,8 @@ test: system-deps test-deps $(VENV)/.installed-test lint typecheck
 bench: $(VENV)/.installed-test
 	@bash scripts/system-deps.sh wrk nginx-light
 	$(BIN)/python bench/bench_render.py
+	$(BIN)/python bench/bench_formats.py
+	$(BIN)/python bench/bench_placeholder.py
 	$(BIN)/python bench/bench_delivery.py
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_load.py
