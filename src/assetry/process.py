@@ -18,6 +18,7 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +79,32 @@ def release_free_heap() -> None:
     libc = _libc()
     if libc is not None and hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)
+
+
+_trim_wanted = threading.Event()
+_trimmer: threading.Thread | None = None
+_trimmer_started = threading.Lock()
+
+
+def release_free_heap_soon() -> None:
+    """`release_free_heap` on a background thread, soon, so that a render's caller does
+    not wait for it: after a 12 MP render the trim took 3-4 ms of the upload's answer.
+    Asks made while a trim runs are served by one more trim."""
+    global _trimmer
+    _trim_wanted.set()
+    if _trimmer is None:
+        with _trimmer_started:
+            if _trimmer is None:
+                _trimmer = threading.Thread(target=_trim_when_asked, name="assetry-heap-trim",
+                                            daemon=True)
+                _trimmer.start()
+
+
+def _trim_when_asked() -> None:
+    while True:
+        _trim_wanted.wait()
+        _trim_wanted.clear()
+        release_free_heap()
 
 
 def die_with_parent() -> None:

@@ -95,3 +95,16 @@ def test_short_gil_turns_hands_the_gil_over_after_one_millisecond() -> None:
         assert sys.getswitchinterval() == pytest.approx(0.001)
     finally:
         sys.setswitchinterval(before)
+
+
+def test_the_heap_is_trimmed_on_a_thread_of_its_own() -> None:
+    from assetry import process
+
+    process.release_free_heap_soon()
+    process.release_free_heap_soon()  # asked again while the first may still run
+    trimmers = [t for t in threading.enumerate() if t.name == "assetry-heap-trim"]
+    assert len(trimmers) == 1 and trimmers[0].daemon
+    deadline = time.monotonic() + 5
+    while process._trim_wanted.is_set() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not process._trim_wanted.is_set()  # every ask was taken up

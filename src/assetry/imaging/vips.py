@@ -28,7 +28,7 @@ from assetry.imaging.pipeline import to_srgb_uchar
 from assetry.imaging.placeholder import placeholder as placeholder_of
 from assetry.imaging.renditions import animates, render_all
 from assetry.imaging.sniff import sniff
-from assetry.process import release_free_heap
+from assetry.process import release_free_heap_soon
 
 #: the only loader families left unblocked (each base class covers file/buffer/source)
 ALLOWED_LOADERS = (
@@ -114,7 +114,7 @@ class VipsProcessor:
                            else None)
         finally:
             frames = marks = None  # type: ignore[assignment]  # drop the pixels, then trim
-            release_free_heap()
+            release_free_heap_soon()
 
 
 def _open(path: Path, **options: Any) -> pyvips.Image:
