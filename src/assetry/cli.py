@@ -87,8 +87,10 @@ def serve(
                                "log_level": settings.log_level, "proxy_headers": False,
                                "server_header": False}
     if count == 1:
+        from assetry.process import short_gil_turns
         from assetry.web.app import create_app
 
+        short_gil_turns()  # this process serves: as app_from_environment does in workers
         uvicorn.run(create_app(settings, migrate=False), **options)
         return
     uvicorn.run("assetry.web.app:app_from_environment", factory=True, workers=count,
