@@ -23,6 +23,7 @@ from assetry.domain.ports import (
 from assetry.errors import TooManyPixels, UndecodableImage
 from assetry.imaging import heif
 from assetry.imaging.animation import Frames
+from assetry.imaging.error_buffer import ErrorBuffer
 from assetry.imaging.overlay import OverlayImages
 from assetry.imaging.pipeline import to_srgb_uchar
 from assetry.imaging.placeholder import placeholder as placeholder_of
@@ -71,12 +72,22 @@ class VipsProcessor:
 
     def sniff(self, path: Path) -> str:
         """The MIME type of the file's bytes (see `assetry.imaging.sniff.sniff`)."""
-        return sniff(path)
+        with _LIBVIPS.shared():  # trying loaders clears libvips' error buffer
+            return sniff(path)
 
     def inspect(self, path: Path, mime_type: str, *, max_pixels: int) -> ImageInfo:
         """Header only: the loader must be the one for `mime_type`, and width x height x
         frames must be within `max_pixels`. No pixel is decoded (`render` proves the
         rest). Raises TooManyPixels, UndecodableImage."""
+        try:
+            with _LIBVIPS.shared():
+                return self._inspect(path, mime_type, max_pixels)
+        except UndecodableImage as first:
+            with _LIBVIPS.alone():  # the same reason every time (ErrorBuffer)
+                self._inspect(path, mime_type, max_pixels)
+            raise first from None  # read alone, the header passed: keep what was seen
+
+    def _inspect(self, path: Path, mime_type: str, max_pixels: int) -> ImageInfo:
         if mime_type in heif.HEIF_TYPES:
             width, height, frames = heif.dimensions(heif.open_heif(path))
             _check_pixels(width, height, frames, max_pixels)
@@ -106,15 +117,30 @@ class VipsProcessor:
         they are drawn. With `placeholder`, the placeholders are made from the same
         decoded pixels (an animation's first frame). Raises UndecodableImage.
         """
-        marks = OverlayImages(overlays or {}, _plans(requests), _decode_still)
+        keep_frames = _keep_frames(requests)
         try:
-            frames, source = _decode(path, mime_type, scale, keep_frames=_keep_frames(requests))
-            return Decoded(render_all(frames, source, requests, marks, _reason),
-                           placeholder=_placeholder(frames.first().image) if placeholder
-                           else None)
+            with _LIBVIPS.shared():
+                return _render(path, mime_type, requests, scale, placeholder, overlays,
+                               keep_frames)
+        except UndecodableImage as first:
+            with _LIBVIPS.alone():  # the same reason every time (ErrorBuffer)
+                _decode(path, mime_type, scale, keep_frames=keep_frames)
+            raise first from None  # decoded alone, it passed: keep what was seen
         finally:
-            frames = marks = None  # type: ignore[assignment]  # drop the pixels, then trim
             release_free_heap_soon()
+
+
+#: every libvips call of the processor runs in it, so that failures can be explained alone
+_LIBVIPS = ErrorBuffer()
+
+
+def _render(path: Path, mime_type: str, requests: Sequence[RenderRequest], scale: float,
+            placeholder: bool, overlays: Mapping[str, OverlaySource] | None,
+            keep_frames: bool) -> Decoded[Rendered | RenderFailure]:
+    marks = OverlayImages(overlays or {}, _plans(requests), _decode_still)
+    frames, source = _decode(path, mime_type, scale, keep_frames=keep_frames)
+    return Decoded(render_all(frames, source, requests, marks, _reason),
+                   placeholder=_placeholder(frames.first().image) if placeholder else None)
 
 
 def _open(path: Path, **options: Any) -> pyvips.Image:

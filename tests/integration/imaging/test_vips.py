@@ -11,6 +11,8 @@ import os
 import struct
 import sys
 import tempfile
+import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -269,6 +271,41 @@ def test_render_refuses_truncated_image_at_any_scale(
     for requests, scale in (([], 1e-9), ([tiny], 10 / 300), ([tiny], 1.0)):
         with pytest.raises(UndecodableImage):
             processor.render(path, mime, requests, scale)
+
+
+def test_a_truncated_image_is_refused_for_the_same_reason_while_others_render(
+    processor: VipsProcessor, tmp_path: Path
+) -> None:
+    # libvips' one error buffer per process is cleared by other renders' ordinary work;
+    # the reason given must still be the decoder's, every time.
+    noise = pyvips.Image.gaussnoise(300, 200).cast("uchar").colourspace("srgb")
+    cut = write(tmp_path, "cut.jpg", ENCODERS["jpeg"](noise)[:2000])
+    whole = write(tmp_path, "whole.jpg",
+                  ENCODERS["jpeg"](pyvips.Image.gaussnoise(1800, 1200).cast("uchar")
+                                   .colourspace("srgb")))
+    stop = threading.Event()
+
+    def render_whole() -> None:
+        while not stop.is_set():
+            processor.render(whole, "image/jpeg", [], 0.5, placeholder=True)
+
+    others = [threading.Thread(target=render_whole) for _ in range(2)]
+    for thread in others:
+        thread.start()
+    reasons = set()
+    try:
+        deadline = time.monotonic() + 20
+        for _ in range(40):
+            if time.monotonic() > deadline:
+                break
+            with pytest.raises(UndecodableImage) as refused:
+                processor.render(cut, "image/jpeg", [], 0.5, placeholder=True)
+            reasons.add(str(refused.value))
+    finally:
+        stop.set()
+        for thread in others:
+            thread.join()
+    assert reasons == {"not a decodable image/jpeg: VipsJpeg: premature end of JPEG image"}
 
 
 def test_inspect_refuses_bytes_of_another_type(processor: VipsProcessor, tmp_path: Path) -> None:
