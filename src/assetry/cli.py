@@ -422,4 +422,29 @@ def _or_exit(run: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 def main() -> None:
-    app()
+    """Run the command, then leave without the interpreter's finalization.
+
+    Once a command's work is done and printed, tearing down the native runtimes it
+    loaded (obstore's tokio threads, libvips) has no work left to do, and once in a full
+    suite it aborted the process (`assetry gc`, exit -6 after printing every line,
+    nothing on stderr; not reproduced in 46 further runs). The exit status must be the
+    command's, so the streams are flushed and the process exits directly."""
+    status: int = 0
+    try:
+        app()
+    except SystemExit as done:
+        if isinstance(done.code, str):
+            print(done.code, file=sys.stderr)
+            status = 1
+        else:
+            status = done.code or 0
+    except BaseException:
+        logging.shutdown()
+        raise  # an unexpected error keeps Python's own report and exit
+    import atexit
+
+    atexit._run_exitfuncs()  # what the command registered (serve: its metrics directory)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
