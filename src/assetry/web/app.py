@@ -100,8 +100,10 @@ def create_app(
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)
     app.add_exception_handler(HTTPException, errors.on_http_error)
     app.add_exception_handler(Exception, errors.on_unexpected)
+    # Routes are matched in this order: the assets router (byte deliveries, most of the
+    # traffic) first, the UI's catch-all last.
     routers = [module.router for module in
-               (pools, uploads_tus, assets, direct_uploads, galleries, converters, caller, health,
+               (assets, pools, uploads_tus, direct_uploads, galleries, converters, caller, health,
                 docs, rpc, ui)]
     for router in routers:
         app.include_router(router)
