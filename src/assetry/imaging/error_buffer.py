@@ -17,7 +17,9 @@ class ErrorBuffer:
     Work runs `shared()`; a failure is explained by running the failing step again
     `alone()`: no other libvips work of this process starts or runs meanwhile, so its
     reason is the same every time. Waiting explanations go before new shared work, so
-    they are not starved by a steady stream of renders.
+    they are not starved by a steady stream of renders. The price is paid by refusals
+    only: a refused image is decoded twice, the second time with this process's other
+    libvips work held back until it is done.
     """
 
     def __init__(self) -> None:
