@@ -28,6 +28,12 @@ class DuplicateService:
             return await tx.assets.first_with_sha256(pool, sha256,
                                                      include_hidden=actor.sees_hidden)
 
+    async def copy_of(self, asset: Asset, actor: Actor) -> Asset | None:
+        """The oldest other asset of `asset`'s pool holding the same bytes that `actor`
+        may read, or None (for an asset just stored, whose bytes were not at hand before:
+        imports, direct uploads). Raises PoolNotFound."""
+        return other_than(await self.original(asset.pool, asset.sha256, actor), asset)
+
     async def deduplicate(self, pool: str, staged: StagedFile, actor: Actor) -> Asset | None:
         """The asset the staged bytes duplicate (see `original`), with the staged file
         discarded, so that nothing new is stored; or None, the staged file left as it is.
@@ -36,3 +42,9 @@ class DuplicateService:
         if existing is not None:
             self._spool.discard(staged)
         return existing
+
+
+def other_than(found: Asset | None, asset: Asset) -> Asset | None:
+    """`found`, unless it is `asset` itself: a lookup that ended after `asset` was stored
+    finds it as the oldest copy when there is no other."""
+    return None if found is None or found.id == asset.id else found

@@ -40,7 +40,4 @@ async def complete(upload_id: UUID, services: ServicesDep, actor: ActorDep, sign
     nothing was PUT yet. `wait=true` answers once versions are made."""
     asset = await services.direct_uploads.complete(upload_id, actor)
     asset = await uploads.settled(services, asset, actor, wait)
-    # As for an import: the bytes were not at hand before, so the oldest copy is looked
-    # up afterwards, unless that is the new asset itself.
-    duplicate = await services.duplicates.original(asset.pool, asset.sha256, actor)
-    return created(asset, sign, duplicate if duplicate and duplicate.id != asset.id else None)
+    return created(asset, sign, await services.duplicates.copy_of(asset, actor))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from assetry.domain.model import Asset
+from assetry.services.duplicates import other_than
 from assetry.web import schemas, uploads
 from assetry.web.deps import ActorDep, ServicesDep, SignDep
 from assetry.web.openapi import problems
@@ -103,9 +104,7 @@ async def upload(pool: str, request: Request, services: ServicesDep, actor: Acto
             lookup.cancel()  # the upload's own error is the answer
             await asyncio.gather(lookup, return_exceptions=True)
             raise
-        duplicate = await lookup
-        if duplicate is not None and duplicate.id == asset.id:
-            duplicate = None
+        duplicate = other_than(await lookup, asset)
     asset = await uploads.settled(services, asset, actor, wait)
     return created(asset, sign, duplicate)
 
@@ -120,10 +119,7 @@ async def import_url(pool: str, services: ServicesDep, actor: ActorDep, sign: Si
     `{"url": "...", "gallery"?, "converter"?, "metadata"?, "attach_to"?}`."""
     asset = await services.imports.import_url(pool, body, actor)
     asset = await uploads.settled(services, asset, actor, wait)
-    # Looked up after the import (the bytes were not at hand before): the oldest copy,
-    # unless that is the import itself.
-    duplicate = await services.duplicates.original(pool, asset.sha256, actor)
-    return created(asset, sign, duplicate if duplicate and duplicate.id != asset.id else None)
+    return created(asset, sign, await services.duplicates.copy_of(asset, actor))
 
 
 def created(asset: Asset, sign: Sign, duplicate: Asset | None) -> JSONResponse:
