@@ -26,7 +26,7 @@ _BATCH = 1024 * 1024
 class DiskSpool:
     """A Spool over a local directory (created on first use, mode 0o700).
 
-    Writes are batched: chunks are gathered in memory up to 1 MiB, then hashed and
+    Writes are batched: chunks are gathered (not copied) up to 1 MiB, then hashed and
     written in one worker-thread call, so the event loop never waits on the disk and
     pays one thread hop per MiB rather than one per (often tiny) ASGI chunk.
     """
@@ -50,8 +50,8 @@ class DiskSpool:
             raise ValueError(f"limit must not be negative, got {limit}")
         file, path = await anyio.to_thread.run_sync(self._create)
         digest = hashlib.sha256()
-        size = 0
-        batch = bytearray()
+        size = batched = 0
+        batch: list[bytes] = []
         try:
             async for chunk in chunks:
                 size += len(chunk)
@@ -60,9 +60,10 @@ class DiskSpool:
                         f"the body is larger than {limit} bytes; at most {limit} are accepted",
                         limit=limit,
                     )
-                batch += chunk
-                if len(batch) >= _BATCH:
-                    full, batch = batch, bytearray()
+                batch.append(chunk)
+                batched += len(chunk)
+                if batched >= _BATCH:
+                    full, batch, batched = batch, [], 0
                     await anyio.to_thread.run_sync(_write, file, digest.update, full)
             if batch:
                 await anyio.to_thread.run_sync(_write, file, digest.update, batch)
@@ -110,7 +111,10 @@ class DiskSpool:
         return os.fdopen(fd, "wb"), Path(name)
 
 
-def _write(file: IO[bytes], update: Callable[[bytearray], None], data: bytearray) -> None:
+def _write(file: IO[bytes], update: Callable[[bytes], None], chunks: list[bytes]) -> None:
     # hashlib releases the GIL for large buffers, so hashing here keeps the loop free too.
-    update(data)
-    file.write(data)
+    # The chunks are written as they came: gathering them into one buffer first cost a
+    # copy of every byte (and the page faults of a fresh buffer).
+    for chunk in chunks:
+        update(chunk)
+    file.writelines(chunks)

@@ -102,7 +102,10 @@ async def read_form(
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if state.in_file:
-            state.chunks.append(bytes(data[start:end]))
+            # Most of a file's bytes arrive as whole ASGI chunks: kept as they are, not
+            # copied (a 12 MP upload is 4.7 MB of them).
+            whole = start == 0 and end == len(data) and type(data) is bytes
+            state.chunks.append(data if whole else bytes(data[start:end]))
         else:
             state.value += data[start:end]
             if len(state.value) > MAX_FIELD:
