@@ -361,7 +361,7 @@ def memory(server: Server, results: dict[str, Any], uploads: int = 200,
         for _ in range(uploads // batch):
             out = run_clients(server, *body, "bench", 8, 600, max_uploads=batch)
             ready, errors = ready + len(out.ready), errors + len(out.errors)
-            time.sleep(0.5)
+            time.sleep(1.0)  # at rest: past the heap trim's idle half second (process.py)
             rest_rss.append(tree_rss(server.proc.pid))
             rest_pss.append(tree_pss(server.proc.pid))
     elapsed = time.perf_counter() - started

@@ -25,7 +25,7 @@ from assetry.imaging.codecs import Codecs
 from assetry.imaging.vips import VipsProcessor
 from assetry.jobs.tasks import handlers
 from assetry.jobs.worker import Worker
-from assetry.process import HostSlots
+from assetry.process import HEAP, HostSlots
 from assetry.services.assets import AssetService
 from assetry.services.cache import AssetCache
 from assetry.services.content import ContentReader, Delivery
@@ -147,6 +147,9 @@ async def open_services(
         cpu = CpuPool(settings.render_threads, settings.render_timeout,
                       on_demand_queue=settings.render_queue, gate=slots.hold)
         stack.callback(cpu.close)
+        # Renders keep their freed heap while uploads follow one another, and give it
+        # back after each one when others wait (process.HeapTrim).
+        HEAP.pressure = lambda: cpu.backlog > 0
         metrics = PrometheusMetrics()
         cache = AssetCache(settings.delivery_cache_ttl, notices=db.notices)
         wake = _Wake()

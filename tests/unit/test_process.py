@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from assetry.process import HostSlots, short_gil_turns
+from assetry.process import HeapTrim, HostSlots, short_gil_turns
 
 HOLD_FOREVER = """
 import sys, time
@@ -97,14 +97,38 @@ def test_short_gil_turns_hands_the_gil_over_after_one_millisecond() -> None:
         sys.setswitchinterval(before)
 
 
-def test_the_heap_is_trimmed_on_a_thread_of_its_own() -> None:
-    from assetry import process
+def _trimmed(heap: HeapTrim, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while heap.owed() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return not heap.owed()
 
-    process.release_free_heap_soon()
-    process.release_free_heap_soon()  # asked again while the first may still run
+
+def test_the_heap_is_trimmed_once_renders_have_rested_on_a_thread_of_its_own() -> None:
+    heap = HeapTrim(idle=0.05)
+    with heap.working():
+        pass
+    with heap.working():  # a second render at once: still one trimmer
+        pass
     trimmers = [t for t in threading.enumerate() if t.name == "assetry-heap-trim"]
-    assert len(trimmers) == 1 and trimmers[0].daemon
-    deadline = time.monotonic() + 5
-    while process._trim_wanted.is_set() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not process._trim_wanted.is_set()  # every ask was taken up
+    assert trimmers and all(t.daemon for t in trimmers)
+    assert _trimmed(heap, within=5)  # every ask was taken up
+
+
+def test_no_trim_while_renders_follow_each_other() -> None:
+    heap = HeapTrim(idle=0.05)
+    with heap.working():
+        pass
+    with heap.working():  # the next render began before the process rested
+        time.sleep(0.2)  # four idle periods: a trim now would take this render's pages
+        assert heap.owed()
+    assert _trimmed(heap, within=5)
+
+
+def test_a_render_that_ends_while_work_waits_trims_at_once() -> None:
+    heap = HeapTrim(idle=60)  # never idle long enough within the test
+    heap.pressure = lambda: True
+    with heap.working():  # a render still running
+        with heap.working():  # another one ends meanwhile, with work waiting
+            pass
+        assert _trimmed(heap, within=5)

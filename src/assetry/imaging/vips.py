@@ -29,7 +29,7 @@ from assetry.imaging.pipeline import to_srgb_uchar
 from assetry.imaging.placeholder import placeholder as placeholder_of
 from assetry.imaging.renditions import animates, render_all
 from assetry.imaging.sniff import sniff
-from assetry.process import release_free_heap_soon
+from assetry.process import HEAP
 
 #: the only loader families left unblocked (each base class covers file/buffer/source)
 ALLOWED_LOADERS = (
@@ -83,7 +83,7 @@ class VipsProcessor:
             with _LIBVIPS.shared():
                 return self._inspect(path, mime_type, max_pixels)
         except UndecodableImage as first:
-            with _LIBVIPS.alone():  # the same reason every time (ErrorBuffer)
+            with HEAP.working(), _LIBVIPS.alone():  # the same reason every time
                 self._inspect(path, mime_type, max_pixels)
             raise first from None  # read alone, the header passed: keep what was seen
 
@@ -119,15 +119,13 @@ class VipsProcessor:
         """
         keep_frames = _keep_frames(requests)
         try:
-            with _LIBVIPS.shared():
+            with HEAP.working(), _LIBVIPS.shared():
                 return _render(path, mime_type, requests, scale, placeholder, overlays,
                                keep_frames)
         except UndecodableImage as first:
-            with _LIBVIPS.alone():  # the same reason every time (ErrorBuffer)
+            with HEAP.working(), _LIBVIPS.alone():  # the same reason every time
                 _decode(path, mime_type, scale, keep_frames=keep_frames)
             raise first from None  # decoded alone, it passed: keep what was seen
-        finally:
-            release_free_heap_soon()
 
 
 #: every libvips call of the processor runs in it, so that failures can be explained alone
