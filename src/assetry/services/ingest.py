@@ -22,7 +22,15 @@ from assetry.domain.converter import Converter
 from assetry.domain.geometry import Size
 from assetry.domain.media import IMAGE_TYPES, same_kind, sanitize_filename
 from assetry.domain.model import Actor, Asset, AssetType, Pool, Version, VersionStatus
-from assetry.domain.ports import BlobStore, Database, ImageInfo, ImageProcessor, Spool, StagedFile
+from assetry.domain.ports import (
+    BlobStore,
+    Database,
+    ImageInfo,
+    ImageProcessor,
+    Spool,
+    StagedFile,
+    Transaction,
+)
 from assetry.errors import (
     ConverterNotFound,
     Invalid,
@@ -206,6 +214,9 @@ class IngestService:
             access.create_assets(actor)
             async with self._db.transaction(write=False) as tx:
                 pool = await tx.pools.get(pool_name)
+                # Read with the pool (one transaction less per image), used if an image.
+                stored = (await _stored_converter(tx, sub.converter or pool.converter)
+                          if AssetType.IMAGE in pool.asset_types else None)
             metadata = parse_metadata(sub.metadata)
             gallery = parse_gallery(sub.gallery)
             kind, mime, info = await self._check(staged, pool, sub, fixed_type=None)
@@ -215,7 +226,11 @@ class IngestService:
             placeholder = None
             if kind is AssetType.IMAGE:
                 assert info is not None
-                converter = await self._converter(sub.converter or pool.converter)
+                if stored is None:
+                    raise InvalidConverter(
+                        f"no converter named {sub.converter or pool.converter!r}",
+                        field="converter")
+                converter = stored
                 # The one decode: it proves the image whole, makes every version and the
                 # placeholders.
                 versions = made = await self._renderer.render(
@@ -340,6 +355,13 @@ class IngestService:
                 return await tx.converters.get(name)
             except ConverterNotFound:
                 raise InvalidConverter(f"no converter named {name!r}", field="converter") from None
+
+
+async def _stored_converter(tx: Transaction, name: str) -> Converter | None:
+    try:
+        return await tx.converters.get(name)
+    except ConverterNotFound:
+        return None
 
 
 def _fresh(version: Version, at: datetime) -> Version:
