@@ -169,10 +169,13 @@ class DirectUploadService:
 
     async def _forget(self, upload: DirectUpload) -> None:
         """Delete the upload, then its object (rows first: a crash between leaves an object
-        `assetry gc` removes)."""
-        with contextlib.suppress(BackendUnavailable):
+        `assetry gc` removes). When the row cannot be deleted (the database is down), the
+        object stays with it: `assetry gc` removes both once the upload expires."""
+        try:
             async with self._db.transaction() as tx:
                 await tx.direct_uploads.delete(upload.id)
+        except BackendUnavailable:
+            return
         await dispose(self._blobs, [upload.blob_key])
 
     async def collect(self, *, dry_run: bool = False) -> Collected:
