@@ -14,7 +14,8 @@ from assetry.domain.ports import Database, Notices
 
 
 class AssetCache:
-    """(asset, pool) pairs read for deliveries, kept for `ttl` seconds, at most `size`.
+    """(asset, pool) pairs read for deliveries, kept for `ttl` seconds, at most `size`;
+    and which pools are public (every answer with asset JSON signs its URLs by it).
 
     Deliveries are most of the traffic and their metadata rarely changes, so a version GET
     can skip the database. A change made here is forgotten here at once and announced to
@@ -39,6 +40,9 @@ class AssetCache:
         self._changed: OrderedDict[UUID, int] = OrderedDict()
         #: generation of the newest change no longer in _changed (or of the last clear)
         self._floor = 0
+        #: generation of the last pool change (a clear); and the pools' publicity
+        self._pools_changed = 0
+        self._publicity: tuple[float, dict[str, bool]] | None = None
         if notices is not None:
             notices.subscribe(self._heard)
 
@@ -65,6 +69,21 @@ class AssetCache:
         self._entries.move_to_end(asset.id)
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)
+
+    def publicity(self) -> dict[str, bool] | None:
+        """Which pools are public, by name, as last kept here; None when not kept, older
+        than `ttl`, or while changes elsewhere might go unheard. Do not mutate it."""
+        if self._notices is not None and not self._notices.live:
+            return None
+        if self._publicity is None or self._publicity[0] < self._clock():
+            return None
+        return self._publicity[1]
+
+    def keep_publicity(self, public: dict[str, bool], *, ticket: int) -> None:
+        """Keep what a read that began at `ticket` found, unless a pool changed since."""
+        if self.ttl <= 0 or self._pools_changed > ticket:
+            return
+        self._publicity = (self._clock() + self.ttl, public)
 
     def forget(self, asset_id: UUID) -> None:
         """This process changed the asset: drop it here and tell the other processes."""
@@ -97,7 +116,8 @@ class AssetCache:
         self._generation += 1
         self._entries.clear()
         self._changed.clear()
-        self._floor = self._generation
+        self._floor = self._pools_changed = self._generation
+        self._publicity = None
 
 
 async def load_for_delivery(db: Database, cache: AssetCache, asset_id: UUID

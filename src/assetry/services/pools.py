@@ -38,9 +38,17 @@ class PoolService:
             return await tx.pools.get(name)
 
     async def publicity(self) -> dict[str, bool]:
-        """Which pools anyone may read, by name (for signing URLs; not access-checked)."""
+        """Which pools anyone may read, by name (for signing URLs; not access-checked).
+        Kept per process like deliveries' metadata (services/cache.py): asked by every
+        answer that carries asset JSON, it cost each of them a database round trip."""
+        kept = self._cache.publicity()
+        if kept is not None:
+            return kept
+        ticket = self._cache.ticket()
         async with self._db.transaction(write=False) as tx:
-            return {p.name: p.public for p in await tx.pools.list()}
+            public = {p.name: p.public for p in await tx.pools.list()}
+        self._cache.keep_publicity(public, ticket=ticket)
+        return public
 
     async def put(self, name: str, body: Mapping[str, Any], actor: Actor
                   ) -> tuple[Pool, bool]:

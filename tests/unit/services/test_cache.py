@@ -138,3 +138,42 @@ def test_ttl_zero_caches_nothing() -> None:
     a = asset()
     cache.put(a, POOL, ticket=cache.ticket())
     assert cache.get(a.id) is None
+
+
+def test_the_pools_publicity_is_kept_until_its_ttl_or_a_pool_change() -> None:
+    clock, notices = Clock(), FakeNotices()
+    cache = cache_with(notices, clock)
+    assert cache.publicity() is None
+    cache.keep_publicity({"default": True}, ticket=cache.ticket())
+    notices.hear(Notice(Topic.ASSETS, frozenset({uuid4()})))  # an asset change keeps it
+    assert cache.publicity() == {"default": True}
+    clock.now += 61
+    assert cache.publicity() is None
+    for change in (cache.clear, lambda: notices.hear(Notice(Topic.POOLS)),
+                   lambda: notices.hear(Notice(Topic.RESYNC))):
+        cache.keep_publicity({"default": True}, ticket=cache.ticket())
+        change()
+        assert cache.publicity() is None
+
+
+def test_a_publicity_read_that_began_before_a_pool_change_is_not_kept() -> None:
+    notices = FakeNotices()
+    cache = cache_with(notices)
+    ticket = cache.ticket()  # a request starts listing the pools...
+    notices.hear(Notice(Topic.POOLS))  # ...one is made private meanwhile
+    cache.keep_publicity({"default": True}, ticket=ticket)
+    assert cache.publicity() is None
+    notices.hear(Notice(Topic.ASSETS, frozenset({uuid4()})))
+    cache.keep_publicity({"default": False}, ticket=ticket)  # still before the change
+    assert cache.publicity() is None
+
+
+def test_the_publicity_is_not_used_while_the_channel_is_down_or_with_ttl_zero() -> None:
+    notices = FakeNotices()
+    cache = cache_with(notices)
+    cache.keep_publicity({"default": True}, ticket=cache.ticket())
+    notices.live = False
+    assert cache.publicity() is None
+    off = AssetCache(0, notices=FakeNotices())
+    off.keep_publicity({"default": True}, ticket=off.ticket())
+    assert off.publicity() is None
