@@ -70,7 +70,8 @@ class ByteLane:
 
     It sits inside Authentication (the actor is settled, 401 and 503 come first) and
     outside the app's ExceptionMiddleware. `scope["route"]` is set to the route the
-    router would have picked, so RequestMetrics labels the request as before. The
+    router would have picked, so RequestMetrics labels the request as before; each
+    request taken counts in assetry_byte_lane_requests_total. The
     routes stay registered: they describe the URLs in OpenAPI and serve what falls
     through.
     """
@@ -94,6 +95,8 @@ class ByteLane:
         request, route, asset_id, name, query = taken
         scope["route"] = route
         services: Services = services_of(request)
+        # Operators (and tests) see how much of the byte traffic takes the lane.
+        services.metrics.bump("byte_lane_requests")
         try:
             actor = reader_of(request)
             if name is None:
