@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from assetry.services.signing import UrlSigner
+from tests.e2e.conftest import blob_files
 from tests.e2e.test_rendering_flow import make_pending
 from tests.e2e.test_upload import upload
 from tests.e2e.test_web_formats import CHROME, converter
@@ -52,6 +53,7 @@ class Twins:
     router: httpx.Client
     tokens: dict[str, str]
     world: dict[str, str]
+    data_dir: Path
 
     def ask(self, client: httpx.Client, method: str, url: str, who: str = "anonymous",
             headers: dict[str, str | None] | None = None) -> Answer:
@@ -80,7 +82,7 @@ def twins(data_dir: Path, tokens: dict[str, str]) -> Iterator[Twins]:
             httpx.Client(base_url=router, timeout=60) as router_client:
         admin = httpx.Client(base_url=lane, timeout=60, headers=bearer(tokens["admin"]))
         with admin:
-            yield Twins(lane_client, router_client, tokens, _world(admin, data_dir))
+            yield Twins(lane_client, router_client, tokens, _world(admin, data_dir), data_dir)
 
 
 def _world(admin: httpx.Client, data_dir: Path) -> dict[str, str]:
@@ -309,3 +311,20 @@ def test_a_pending_version_rendered_on_demand_answers_alike(twins: Twins, first:
         assert scrape(admin, "assetry_renders_on_demand_total") == renders + 1
         assert twins.ask(other, "GET", url) == rendered
         assert twins.taken() == taken + 1  # the lane's GET, cold or not
+
+
+def test_a_blob_lost_behind_our_back_answers_alike(twins: Twins) -> None:
+    admin = httpx.Client(base_url=twins.lane.base_url, timeout=60,
+                         headers=bearer(twins.tokens["admin"]))
+    with admin:
+        before = blob_files(twins.data_dir)
+        r = upload(admin, b"lost bytes " * 100, filename="lost.bin")
+        assert r.status_code == 201, r.text
+        (blob,) = blob_files(twins.data_dir) - before
+    url = f"/api/assets/{r.json()['id']}/content"
+    assert twins.ask(twins.lane, "GET", url).status == 200  # read once: a hot blob
+    blob.unlink()
+    taken = twins.taken()
+    ours = twins.ask(twins.lane, "GET", url)
+    assert twins.taken() == taken + 1
+    assert ours.status == 404 and ours == twins.ask(twins.router, "GET", url)
