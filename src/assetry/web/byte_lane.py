@@ -13,14 +13,17 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from assetry.bootstrap import Services
 from assetry.domain.converter import MAX_DIMENSION
-from assetry.domain.negotiation import Wanted
 from assetry.errors import AssetryError
-from assetry.web.delivery import respond
 from assetry.web.deps import reader_of, services_of
 from assetry.web.errors import on_domain_error
-from assetry.web.routes.assets import OutputName, get_content, get_version
+from assetry.web.routes.assets import (
+    OutputName,
+    content_answer,
+    get_content,
+    get_version,
+    version_answer,
+)
 
 _PREFIX = "/api/assets/"
 #: a UUID exactly as the API writes it; other spellings the router accepts fall through
@@ -55,10 +58,11 @@ _VERSION_PARAMS = {**_CONTENT_PARAMS, "w": _width, "format": _FORMATS.__contains
 class ByteLane:
     """Answers GET and HEAD of `/api/assets/{asset_id}/content` and
     `/api/assets/{asset_id}/versions/{name}` itself, by the calls the routes in
-    routes/assets.py make (the same services, deps.reader_of for signed URLs, then
-    delivery.respond), so the answer is byte for byte the routed one; AssetryError
-    becomes the answer errors.on_domain_error gives, as the app's exception handler
-    would; any other exception propagates (the app's 500 problem, as for a route).
+    routes/assets.py make (deps.reader_of for the caller or a signed URL, then the
+    routes' own content_answer and version_answer: the services, delivery.respond), so
+    the answer is byte for byte the routed one; AssetryError becomes the answer
+    errors.on_domain_error gives, as the app's exception handler would; any other
+    exception propagates (the app's 500 problem, as for a route).
 
     It takes a request only when the router would run that very endpoint with those
     values: the UUID spelled canonically, a non-empty name without `/`, and query
@@ -71,9 +75,8 @@ class ByteLane:
     It sits inside Authentication (the actor is settled, 401 and 503 come first) and
     outside the app's ExceptionMiddleware. `scope["route"]` is set to the route the
     router would have picked, so RequestMetrics labels the request as before; each
-    request taken counts in assetry_byte_lane_requests_total. The
-    routes stay registered: they describe the URLs in OpenAPI and serve what falls
-    through.
+    request taken counts in assetry_byte_lane_requests_total. The routes stay
+    registered: they describe the URLs in OpenAPI and serve what falls through.
     """
 
     def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
@@ -94,20 +97,20 @@ class ByteLane:
             return
         request, route, asset_id, name, query = taken
         scope["route"] = route
-        services: Services = services_of(request)
+        services = services_of(request)
         # Operators (and tests) see how much of the byte traffic takes the lane.
         services.metrics.bump("byte_lane_requests")
         try:
+            # As the route's dependencies would: the reader first (a bad signature is
+            # 403 before any lookup), then the route's own body.
             actor = reader_of(request)
             if name is None:
-                content = await services.assets.content(asset_id, actor)
+                response = await content_answer(request, services, actor, asset_id)
             else:
                 width = query.get("w")
-                wanted = Wanted(width=None if width is None else int(width),
-                                format=query.get("format"), accept=request.headers.get("accept"))
-                content = await services.versions.content(asset_id, name, actor, wanted)
-            response = await respond(request, content, services.content,
-                                     services.settings.cache_max_age)
+                response = await version_answer(
+                    request, services, actor, asset_id, name,
+                    None if width is None else int(width), query.get("format"))
         except AssetryError as exc:
             response = await on_domain_error(request, exc)
         # Sent outside the try, as a route's response is: an error once bytes are on
