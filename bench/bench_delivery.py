@@ -143,15 +143,18 @@ def main() -> None:
               f"wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} interleaved rounds;"
               " 'vs bare' compares the same number of processes; the accel row is compared"
               " with the same nginx serving the file statically")
-        print(f"{'target':32} {'req/s (median)':>15} {'p50 ms':>8} {'vs bare':>8}")
+        print(f"{'target':32} {'req/s (median)':>15} {'min-max':>13} {'p50 ms':>8} {'vs bare':>8}")
         summary = {}
         for name, runs in results.items():
             base = static if "nginx" in name or "accel" in name else (
                 base2 if "2 " in name else base1)
             rps = statistics.median(r for r, _ in runs)
             p50 = statistics.median(p for _, p in runs)
-            summary[name] = {"rps": rps, "p50_ms": p50, "ratio": rps / base}
-            print(f"{name:32} {rps:15.0f} {p50:8.2f} {rps / base:8.2f}")
+            low, high = min(r for r, _ in runs), max(r for r, _ in runs)
+            summary[name] = {"rps": rps, "p50_ms": p50, "ratio": rps / base,
+                             "rps_min": low, "rps_max": high}
+            spread = f"{low:.0f}-{high:.0f}"
+            print(f"{name:32} {rps:15.0f} {spread:>13} {p50:8.2f} {rps / base:8.2f}")
         (work / "result.json").write_text(json.dumps(summary, indent=2))
     finally:
         front.close()

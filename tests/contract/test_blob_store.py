@@ -179,6 +179,35 @@ async def test_blob_store_stream_missing_key_raises_on_first_iteration(
         await anext(chunks)
 
 
+@pytest.mark.parametrize(("start", "end"), [(0, None), (3, 7), (3, None), (8, 100), (10, None),
+                                            (12, 20)])
+async def test_blob_store_a_blob_read_again_reads_as_it_is_now(
+    blob_store: BlobStore, start: int, end: int | None
+) -> None:
+    # A local store reads small blobs it read lately from the page cache: the same bytes,
+    # and a replace or delete shows at once.
+    await blob_store.put_bytes("hot/k", b"0123456789")
+    assert await collect(blob_store, "hot/k") == b"0123456789"
+    assert await collect(blob_store, "hot/k", start, end) == b"0123456789"[start:end]
+    await blob_store.put_bytes("hot/k", b"replaced, longer")
+    assert await collect(blob_store, "hot/k", start, end) == b"replaced, longer"[start:end]
+    await blob_store.delete("hot/k")
+    with pytest.raises(BlobNotFound):
+        await anext(blob_store.stream("hot/k", start, end))
+
+
+async def test_blob_store_a_large_blob_read_again_comes_in_bounded_chunks(
+    blob_store: BlobStore
+) -> None:
+    data = payload(3 * MiB)
+    await blob_store.put_bytes("hot/large", data)
+    for _ in range(2):
+        sizes = [len(c) async for c in blob_store.stream("hot/large")]
+        assert len(sizes) > 1 and all(0 < size <= MiB for size in sizes)
+    assert await collect(blob_store, "hot/large", 1000, 300_000) == data[1000:300_000]
+    assert await collect(blob_store, "hot/large", 1000, 300_000) == data[1000:300_000]
+
+
 async def test_blob_store_delete_missing_key_is_a_no_op(blob_store: BlobStore) -> None:
     await blob_store.delete("absent")
     await blob_store.delete("no/such/dir/absent")

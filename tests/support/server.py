@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from assetry.bootstrap import open_services
 from assetry.config import Settings
 from assetry.domain.ports import Fetcher
 from assetry.web.app import create_app
@@ -49,6 +51,58 @@ def live_server(data_dir: Path, *, fetcher: Fetcher | None = None, **settings: A
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
+        thread.join(timeout=30)
+
+
+@contextmanager
+def live_twins(data_dir: Path, *variants: dict[str, Any], **settings: Any) -> Iterator[list[str]]:
+    """Several apps built by create_app(services=..., **variant) over one set of services,
+    each served by uvicorn on its own port of 127.0.0.1, all in one event loop on a
+    background thread (the services belong to one loop); yield their base URLs, in the
+    order of `variants`. What one app changes the others see at once (one database, one
+    delivery cache), so their answers to the same request can be compared."""
+    ports = [free_port() for _ in variants]
+    started = threading.Event()
+    failure: list[BaseException] = []
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with open_services(Settings(data_dir=data_dir, **settings)) as services:
+            servers = [uvicorn.Server(uvicorn.Config(
+                create_app(services=services, **variant), host="127.0.0.1", port=port,
+                log_level="warning", lifespan="on")) for variant, port in zip(variants, ports,
+                                                                                strict=True)]
+            tasks = [asyncio.create_task(server.serve()) for server in servers]
+            while not all(server.started for server in servers):
+                if any(task.done() for task in tasks):
+                    raise RuntimeError("a test server did not start")
+                await asyncio.sleep(0.02)
+            started.set()
+            await stop.wait()
+            for server in servers:
+                server.should_exit = True
+            await asyncio.gather(*tasks)
+
+    def run() -> None:
+        try:
+            loop.run_until_complete(serve())
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            started.set()
+            loop.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    started.wait(timeout=60)
+    if failure or not started.is_set():
+        raise RuntimeError("the test servers did not start") from (failure or [None])[0]
+    try:
+        yield [f"http://127.0.0.1:{port}" for port in ports]
+    finally:
+        if thread.is_alive():
+            loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=30)
 
 

@@ -16,8 +16,9 @@ class Metrics(Protocol):
     def bump(self, name: str, by: int = 1) -> None:
         """Add `by` to the counter `name`: assets_created, assets_replaced,
         assets_deleted, renders, renders_on_demand, versions_rendered, versions_failed,
-        transforms_rendered, transforms_stored_served. An unknown name is a bug
-        (KeyError): a new counter is declared in the adapter and documented first."""
+        transforms_rendered, transforms_stored_served, byte_lane_requests (the web
+        edge's). An unknown name is a bug (KeyError): a new counter is declared in the
+        adapter and documented first."""
 
     def observe_render(self, seconds: float, versions: Sequence[str]) -> None:
         """One render (one decode of an original) took `seconds` and made `versions`

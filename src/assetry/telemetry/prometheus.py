@@ -37,6 +37,8 @@ COUNTERS: Mapping[str, str] = {
     "versions_failed": "Versions stored as failed because their render failed.",
     "transforms_rendered": "On-the-fly transforms rendered (their first request).",
     "transforms_stored_served": "On-the-fly transforms served from their stored result.",
+    "byte_lane_requests": "GETs and HEADs of content and version URLs answered by the byte "
+                          "lane, without routing.",
 }
 
 #: why a render failed (the `reason` label of assetry_render_failures_total)

@@ -19,6 +19,7 @@ from assetry.errors import AssetryError
 from assetry.process import die_with_parent, limit_malloc_arenas, short_gil_turns
 from assetry.web import docs, errors, openapi, ui
 from assetry.web.auth import Authentication
+from assetry.web.byte_lane import ByteLane
 from assetry.web.request_metrics import RequestMetrics
 from assetry.web.routes import (
     assets,
@@ -65,11 +66,14 @@ def create_app(
     services: Services | None = None,
     fetcher: Fetcher | None = None,
     migrate: bool = True,
+    byte_lane: bool = True,
 ) -> FastAPI:
     """The ASGI app. With `services` given (tests, embedding) the caller owns their
     lifetime; otherwise the app opens them from `settings` for its lifespan, applying the
     migrations first unless `migrate` is false (`fetcher` replaces the URL-import
-    fetcher, e.g. to let tests import from 127.0.0.1)."""
+    fetcher, e.g. to let tests import from 127.0.0.1). `byte_lane=False` leaves byte
+    deliveries to the router too (web/byte_lane.py answers them identically, faster;
+    tests compare the two)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -108,11 +112,16 @@ def create_app(
     for router in routers:
         app.include_router(router)
     openapi.install(app)
+    routes = [r for router in routers for r in router.routes]
+    if byte_lane:
+        # Innermost (added first): the actor is settled and the 401s and 503s of
+        # authentication are given before it answers a byte URL without the router.
+        app.add_middleware(ByteLane, routes=routes)
     app.add_middleware(Authentication, own_errors=frozenset({rpc.PATH}))
     app.add_middleware(TusProtocol)  # outside Authentication: tus headers on its 401s too
     app.add_middleware(SecurityHeaders)  # its headers go on every answer
     # Outermost: it counts and times every answer, also those given before routing.
-    app.add_middleware(RequestMetrics, routes=[r for router in routers for r in router.routes])
+    app.add_middleware(RequestMetrics, routes=routes)
     return app
 
 

@@ -22,17 +22,18 @@ async def get_services(request: Request) -> Services:
     return services_of(request)
 
 
-async def get_actor(request: Request) -> Actor:
+def actor_of(request: Request) -> Actor:
     """Who is asking, as the Authentication middleware settled it (anonymous outside
     /api/)."""
     actor: Actor = getattr(request.state, "actor", ANONYMOUS)
     return actor
 
 
-async def get_reader(request: Request) -> Actor:
+def reader_of(request: Request) -> Actor:
     """For byte URLs: the caller, or, with a valid `exp` and `sig` for this very path, a
-    reader of it (the signature stands in for a viewer token). A bad signature is 403."""
-    actor = await get_actor(request)
+    reader of it (the signature stands in for a viewer token). A bad signature is 403
+    (Forbidden). The byte lane (web/byte_lane.py) asks this too."""
+    actor = actor_of(request)
     if "sig" not in request.query_params and "exp" not in request.query_params:
         return actor
     services_of(request).signer.verify(
@@ -40,6 +41,15 @@ async def get_reader(request: Request) -> Actor:
     if actor.role is None:
         return Actor(name=None, role=Role.VIEWER)
     return actor
+
+
+# The dependencies are async on purpose (see get_services).
+async def get_actor(request: Request) -> Actor:
+    return actor_of(request)
+
+
+async def get_reader(request: Request) -> Actor:
+    return reader_of(request)
 
 
 async def get_sign(request: Request) -> Sign:

@@ -7,7 +7,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
+from assetry.bootstrap import Services
 from assetry.domain.converter import MAX_DIMENSION
+from assetry.domain.model import Actor
 from assetry.domain.negotiation import Wanted
 from assetry.errors import Invalid
 from assetry.web import schemas, uploads
@@ -82,8 +84,7 @@ async def delete_asset(asset_id: UUID, services: ServicesDep, actor: ActorDep, s
 async def get_content(asset_id: UUID, request: Request, services: ServicesDep,
                       actor: ReaderDep) -> Response:
     """The original bytes, exactly as uploaded."""
-    content = await services.assets.content(asset_id, actor)
-    return await respond(request, content, services.content, services.settings.cache_max_age)
+    return await content_answer(request, services, actor, asset_id)
 
 
 @router.get("/{asset_id}/versions/{name}", operation_id="getVersion", response_class=Response,
@@ -100,6 +101,18 @@ async def get_version(
     """A version's bytes; a pending version is rendered first (one render however many
     requests wait); a failed one answers 422 with the reason. A `format: auto` version
     is chosen by `Accept` (AVIF, WebP, then the fallback) and says `Vary: Accept`."""
+    return await version_answer(request, services, actor, asset_id, name, w, fmt)
+
+
+# The two byte routes' answers, once: web/byte_lane.py gives them without the router.
+async def content_answer(request: Request, services: Services, actor: Actor, asset_id: UUID
+                         ) -> Response:
+    content = await services.assets.content(asset_id, actor)
+    return await respond(request, content, services.content, services.settings.cache_max_age)
+
+
+async def version_answer(request: Request, services: Services, actor: Actor, asset_id: UUID,
+                         name: str, w: int | None, fmt: str | None) -> Response:
     wanted = Wanted(width=w, format=fmt, accept=request.headers.get("accept"))
     content = await services.versions.content(asset_id, name, actor, wanted)
     return await respond(request, content, services.content, services.settings.cache_max_age)
