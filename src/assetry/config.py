@@ -130,10 +130,10 @@ class Settings(BaseSettings):
         2.0,
         ge=0,
         description="Seconds a process keeps an asset's metadata for byte deliveries, "
-        "and which pools are public (to sign URLs in asset JSON) (0 disables). The process that changes an asset forgets it at once. On "
-        "PostgreSQL every other process hears of the change within milliseconds "
-        "(LISTEN/NOTIFY); on SQLite other processes may lag this long behind a hide or "
-        "delete.",
+        "and which pools are public (to sign URLs in asset JSON) (0 disables). The "
+        "process that changes an asset forgets it at once. On PostgreSQL every other "
+        "process hears of the change within milliseconds (LISTEN/NOTIFY); on SQLite "
+        "other processes may lag this long behind a hide or delete.",
     )
     resumable_upload_expiry: float = Field(
         86400.0,
