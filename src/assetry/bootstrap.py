@@ -147,9 +147,6 @@ async def open_services(
         cpu = CpuPool(settings.render_threads, settings.render_timeout,
                       on_demand_queue=settings.render_queue, gate=slots.hold)
         stack.callback(cpu.close)
-        # Renders keep their freed heap while uploads follow one another, and give it
-        # back after each one when others wait (process.HeapTrim).
-        HEAP.pressure = lambda: cpu.backlog > 0
         metrics = PrometheusMetrics()
         cache = AssetCache(settings.delivery_cache_ttl, notices=db.notices)
         wake = _Wake()
@@ -174,6 +171,10 @@ async def open_services(
             max_pixels=settings.max_pixels, max_upload_size=settings.max_upload_size,
             on_enqueued=wake, cache=cache,
         )
+        # A render keeps the heap it freed for the next one while this process serves one
+        # upload at a time, and gives it back at once when other work is here: a render
+        # waiting for a slot, or another upload (process.HeapTrim).
+        HEAP.pressure = lambda: cpu.backlog > 0 or ingest.in_flight > 1
         signer = url_signer(settings)
         services = Services(
             settings=settings,

@@ -86,17 +86,17 @@ def release_free_heap() -> None:
 class HeapTrim:
     """Decides when a process gives its freed heap back (`release_free_heap`), on a
     thread of its own: once no render has run for `idle` seconds, or right after a
-    render when more work is waiting (`pressure`).
+    render when other work is in the process (`pressure`, wired in bootstrap.py: a
+    render waiting for a slot, or another upload).
 
     Trimming after every render kept RSS at the working set but made the next render
-    fault its pages in again: under a steady stream of 12 MP uploads, the kernel zeroing
-    the pages malloc_trim had returned was a tenth of the service's CPU (8,900 page
-    faults per upload; 1,200 without). While uploads follow each other the heap one
-    render frees is reused as it is by the next. When work queues up (more uploads than
-    render slots), a process's renders wait on one another's slots, and what each kept
-    would add up across processes: 8 concurrent 24 MP uploads peaked at 294 MB PSS with
-    a trim after every render and 326 MB with idle trims only, so then every render
-    trims as before."""
+    fault its pages in again: with 2 clients uploading 12 MP photos, the kernel zeroing
+    the pages malloc_trim had returned took about a tenth of the service's CPU (8,900
+    page faults per upload; 1,200-1,500 without). While a process serves one upload at
+    a time, the heap one render frees is reused as it is by the next. With more work in
+    the process, what each process kept would add up: 8 concurrent 24 MP uploads peaked
+    at 294 MB PSS trimming after every render, 326 MB with idle trims only, 306-309 MB
+    counting only renders waiting for a slot, 296 MB counting other uploads too."""
 
     def __init__(self, idle: float = 0.5) -> None:
         self.idle = idle
