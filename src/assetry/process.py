@@ -76,8 +76,8 @@ def release_free_heap() -> None:
     A render allocates tens of MB of short-lived pixel buffers; glibc keeps what they
     freed mapped, so after a burst a process stays at its peak for good. A trim takes a
     few ms (3-4 ms after a 12 MP render), and every page it gives back is faulted in and
-    zeroed again by the next render: renders use `HEAP` so that it runs only when the
-    process has gone idle."""
+    zeroed again by the next render: renders use `HEAP`, which runs it when the process
+    has gone idle or has other work waiting."""
     libc = _libc()
     if libc is not None and hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)

@@ -255,11 +255,7 @@ class IngestService:
             placeholder = None
             if kind is AssetType.IMAGE:
                 assert info is not None
-                if stored is None:
-                    raise InvalidConverter(
-                        f"no converter named {sub.converter or pool.converter!r}",
-                        field="converter")
-                converter = stored
+                converter = _named(stored, sub.converter or pool.converter)
                 # The one decode: it proves the image whole, makes every version and the
                 # placeholders.
                 versions = made = await self._renderer.render(
@@ -381,10 +377,7 @@ class IngestService:
 
     async def _converter(self, name: str) -> Converter:
         async with self._db.transaction(write=False) as tx:
-            try:
-                return await tx.converters.get(name)
-            except ConverterNotFound:
-                raise InvalidConverter(f"no converter named {name!r}", field="converter") from None
+            return _named(await _stored_converter(tx, name), name)
 
 
 async def _stored_converter(tx: Transaction, name: str) -> Converter | None:
@@ -392,6 +385,13 @@ async def _stored_converter(tx: Transaction, name: str) -> Converter | None:
         return await tx.converters.get(name)
     except ConverterNotFound:
         return None
+
+
+def _named(converter: Converter | None, name: str) -> Converter:
+    """The converter read by `name`; InvalidConverter when there was none."""
+    if converter is None:
+        raise InvalidConverter(f"no converter named {name!r}", field="converter")
+    return converter
 
 
 def _fresh(version: Version, at: datetime) -> Version:
