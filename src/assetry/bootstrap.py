@@ -171,10 +171,10 @@ async def open_services(
             max_pixels=settings.max_pixels, max_upload_size=settings.max_upload_size,
             on_enqueued=wake, cache=cache,
         )
-        # A render keeps the heap it freed for the next one while this process serves one
-        # upload at a time, and gives it back at once when other work is here: a render
-        # waiting for a slot, or another upload (process.HeapTrim).
-        HEAP.pressure = lambda: cpu.backlog > 0 or ingest.in_flight > 1
+        # A render keeps the heap it freed for the next one, and gives it back at once
+        # when more renders want to run than there are slots: one waits for a thread in
+        # this process, or for a slot in any process of the host (process.HeapTrim).
+        HEAP.pressure = lambda: cpu.backlog > 0 or slots.contended()
         signer = url_signer(settings)
         services = Services(
             settings=settings,

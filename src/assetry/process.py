@@ -86,17 +86,20 @@ def release_free_heap() -> None:
 class HeapTrim:
     """Decides when a process gives its freed heap back (`release_free_heap`), on a
     thread of its own: once no render has run for `idle` seconds, or right after a
-    render when other work is in the process (`pressure`, wired in bootstrap.py: a
-    render waiting for a slot, or another upload).
+    render when more renders want to run than there are slots (`pressure`, wired in
+    bootstrap.py: a render waiting for a thread of this process, or for a slot in any
+    process of the host: `HostSlots.contended`).
 
     Trimming after every render kept RSS at the working set but made the next render
     fault its pages in again: with 2 clients uploading 12 MP photos, the kernel zeroing
     the pages malloc_trim had returned took about a tenth of the service's CPU (8,900
-    page faults per upload; 1,200-1,500 without). While a process serves one upload at
-    a time, the heap one render frees is reused as it is by the next. With more work in
-    the process, what each process kept would add up: 8 concurrent 24 MP uploads peaked
-    at 294 MB PSS trimming after every render, 326 MB with idle trims only, 306-309 MB
-    counting only renders waiting for a slot, 296 MB counting other uploads too."""
+    page faults per upload; 700-1,300 without). While no render waits, the heap one
+    render frees is reused as it is by the next. When renders queue, what each process
+    kept would add up: 8 concurrent 24 MP uploads peaked at 294 MB PSS trimming after
+    every render, 326 MB with idle trims only, 306-309 MB counting only renders waiting
+    in the same process, 285 MB counting those waiting in any process. (Counting every
+    other upload in the process as pressure, as before, trimmed after every render when
+    two clients' connections reached the same process: 8,400-8,800 faults per upload.)"""
 
     def __init__(self, idle: float = 0.5) -> None:
         self.idle = idle
@@ -180,26 +183,55 @@ class HostSlots:
             raise ValueError(f"count must be at least 1, got {count}")
         self.count = count
         self._paths = [directory / f"render-slot-{i}.lock" for i in range(count)]
+        #: held shared by every render waiting for a slot, on any process of the host
+        self._waiting = directory / "render-waiting.lock"
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
         """Wait (polling every few ms, no fairness) until a slot is free; hold it."""
+        fd = self._try_each()
+        if fd is None:  # wait, and let every process of the host see that one waits
+            with self._waiter():
+                fd = self._acquire()
+        try:
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases its lock
+
+    def contended(self) -> bool:
+        """Whether some render on this host, in any process, is waiting for a slot now."""
+        fd = try_lock(self._waiting)
+        if fd is None:
+            return True
+        os.close(fd)
+        return False
+
+    @contextlib.contextmanager
+    def _waiter(self) -> Iterator[None]:
+        fd = os.open(self._waiting, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)  # never blocks: no one holds it exclusively long
+            yield
+        finally:
+            os.close(fd)
+
+    def _try_each(self) -> int | None:
+        start = random.randrange(self.count)
+        for i in range(self.count):
+            # A fresh descriptor each time: flock belongs to the open file, so two
+            # threads sharing one descriptor would both "hold" the same slot.
+            fd = try_lock(self._paths[(start + i) % self.count])
+            if fd is not None:
+                return fd
+        return None
+
+    def _acquire(self) -> int:
         pause = 0.001
-        while True:
-            start = random.randrange(self.count)
-            for i in range(self.count):
-                # A fresh descriptor each time: flock belongs to the open file, so two
-                # threads sharing one descriptor would both "hold" the same slot.
-                fd = try_lock(self._paths[(start + i) % self.count])
-                if fd is not None:
-                    try:
-                        yield
-                    finally:
-                        os.close(fd)  # closing the descriptor releases its lock
-                    return
+        while (fd := self._try_each()) is None:
             time.sleep(pause)
             pause = min(pause * 2, 0.01)
+        return fd
 
 
 def try_lock(path: Path) -> int | None:

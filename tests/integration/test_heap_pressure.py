@@ -1,25 +1,19 @@
-"""The heap trim's pressure as the service wires it (bootstrap.py): other uploads in this
-process, counted by IngestService.in_flight, with real SQLite and a real spool."""
+"""The heap trim's pressure as the service wires it (bootstrap.py): renders waiting for
+a render slot of the host, with real SQLite, a real spool and real host slots."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from assetry.bootstrap import open_services
 from assetry.config import Settings
-from assetry.process import HEAP
+from assetry.process import HEAP, HostSlots
 
 
-async def _until(condition: Callable[[], bool], seconds: float = 5) -> None:
-    for _ in range(int(seconds / 0.005)):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-
-
-async def test_a_second_upload_in_the_process_is_pressure_to_trim(tmp_path: Path) -> None:
+async def test_uploads_alone_are_no_pressure(tmp_path: Path) -> None:
     async with open_services(Settings(data_dir=tmp_path), run_worker=False) as services:
         ingest = services.ingest
         gate = asyncio.Event()
@@ -29,15 +23,45 @@ async def test_a_second_upload_in_the_process_is_pressure_to_trim(tmp_path: Path
             await gate.wait()  # the client is still sending
             yield b"y"
 
-        first = asyncio.create_task(ingest.stage(body(), limit=100))
-        await _until(lambda: ingest.in_flight == 1)
-        assert ingest.in_flight == 1 and not HEAP.pressure()  # one upload: keep the heap
-        second = asyncio.create_task(ingest.stage(body(), limit=100))
-        await _until(lambda: ingest.in_flight == 2)
-        assert ingest.in_flight == 2 and HEAP.pressure()  # another one here: trim
+        # Two uploads being received, as many as there are slots: each render may keep
+        # the heap the last one freed.
+        staging = [asyncio.create_task(ingest.stage(body(), limit=100)) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        assert not HEAP.pressure()
         gate.set()
-        staged = await asyncio.gather(first, second)
-        assert ingest.in_flight == 0 and not HEAP.pressure()
-        assert [s.size for s in staged] == [11, 11]
-        for s in staged:
-            ingest.discard(s)
+        for staged in await asyncio.gather(*staging):
+            assert staged.size == 11
+            ingest.discard(staged)
+
+
+async def test_a_render_waiting_for_a_host_slot_is_pressure(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, render_slots=1)
+    async with open_services(settings, run_worker=False):
+        # Another process of the service on this host: its own view of the same slots.
+        other = HostSlots(settings.run_dir / "render-slots", 1)
+        release, waiting = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with other.hold():
+                waiting.wait(5)
+                release.wait(5)
+
+        def wait_for_slot() -> None:
+            waiting.set()
+            with other.hold():
+                pass
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert not HEAP.pressure()  # the only slot is taken, but no render waits
+        waiter = threading.Thread(target=wait_for_slot)
+        waiter.start()
+        for _ in range(500):
+            if HEAP.pressure():
+                break
+            await asyncio.sleep(0.01)
+        assert HEAP.pressure()
+        release.set()
+        holder.join(5)
+        waiter.join(5)
+        assert not HEAP.pressure()

@@ -63,6 +63,49 @@ def test_two_slots_let_two_in(tmp_path: Path) -> None:
         t.join()
 
 
+WAIT_FOR_ONE = """
+import sys
+from pathlib import Path
+from assetry.process import HostSlots
+with HostSlots(Path(sys.argv[1]), 1).hold():
+    print("got", flush=True)
+"""
+
+
+def test_a_render_waiting_in_another_process_contends_for_the_host(tmp_path: Path) -> None:
+    slots = HostSlots(tmp_path, 1)
+    assert not slots.contended()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_FOREVER, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    waiter = None
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert not slots.contended()  # every slot taken, but nobody waits
+        waiter = subprocess.Popen([sys.executable, "-c", WAIT_FOR_ONE, str(tmp_path)],
+                                  stdout=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while not slots.contended() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert slots.contended()  # seen from a third process's view of the same slots
+        assert waiter.poll() is None
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        assert waiter.stdout is not None and waiter.stdout.readline().strip() == "got"
+        assert waiter.wait(10) == 0
+        assert not slots.contended()  # the waiter stopped waiting when it got the slot
+    finally:
+        for proc in (holder, waiter):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_taking_a_free_slot_is_not_waiting(tmp_path: Path) -> None:
+    slots = HostSlots(tmp_path, 2)
+    with slots.hold(), slots.hold():
+        assert not slots.contended()
+
+
 def test_a_killed_holder_frees_its_slot(tmp_path: Path) -> None:
     holder = subprocess.Popen([sys.executable, "-c", HOLD_FOREVER, str(tmp_path)],
                               stdout=subprocess.PIPE, text=True)

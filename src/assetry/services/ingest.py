@@ -9,14 +9,13 @@ so an upload answers with its versions ready and no render job is queued.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 from uuid import UUID
 
 from assetry.domain.converter import Converter
@@ -114,26 +113,6 @@ def pending_versions(asset_id: UUID, converter: Converter, at: datetime) -> list
     ]
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _counted(
-    method: Callable[Concatenate[IngestService, P], Coroutine[Any, Any, R]],
-) -> Callable[Concatenate[IngestService, P], Coroutine[Any, Any, R]]:
-    """Counts the calls of `method` running, in IngestService.in_flight."""
-
-    @functools.wraps(method)
-    async def counted(service: IngestService, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        service._in_flight += 1
-        try:
-            return await method(service, *args, **kwargs)
-        finally:
-            service._in_flight -= 1
-
-    return counted
-
-
 class IngestService:
     """Turns staged bytes into stored assets. Blobs are written before the rows that point
     at them; a failure after a blob write removes the blobs again."""
@@ -164,12 +143,6 @@ class IngestService:
         self._max_pixels = max_pixels
         self.max_upload_size = max_upload_size
         self._on_enqueued = on_enqueued
-        self._in_flight = 0
-
-    @property
-    def in_flight(self) -> int:
-        """Uploads, replaces and imports this process is receiving or ingesting now."""
-        return self._in_flight
 
     def limit(self, pool: Pool) -> int:
         """The largest upload this pool takes now: its own limit, never above the global
@@ -193,7 +166,6 @@ class IngestService:
         access.check_visible(asset, actor)
         return self.limit(pool)
 
-    @_counted
     async def stage(self, chunks: AsyncIterator[bytes], *, limit: int) -> StagedFile:
         """Stream bytes into the spool, counting and hashing. Raises TooLarge."""
         return await self._spool.receive(chunks, limit=limit)
@@ -230,7 +202,6 @@ class IngestService:
     def _inspect(self, staged: StagedFile, sniffed: str) -> ImageInfo:
         return self._processor.inspect(staged.path, sniffed, max_pixels=self._max_pixels)
 
-    @_counted
     async def create(
         self, pool_name: str, staged: StagedFile, sub: Submission, actor: Actor
     ) -> Asset:
@@ -291,7 +262,6 @@ class IngestService:
                            sum(v.status is VersionStatus.READY for v in versions))
         return asset
 
-    @_counted
     async def replace(
         self, asset_id: UUID, staged: StagedFile, sub: Submission, actor: Actor
     ) -> Asset:
