@@ -43,6 +43,20 @@ async def test_spool_receive_counts_and_hashes(spool_dir: Path) -> None:
     assert stat.S_IMODE(staged.path.stat().st_mode) == 0o600
 
 
+async def test_spool_receive_keeps_the_order_of_batches_written_while_more_arrive(
+    spool_dir: Path,
+) -> None:
+    # 5.6 MiB in ASGI-sized chunks: several 1 MiB batches, each written while the next
+    # is gathered.
+    parts = [os.urandom(300_000) for _ in range(20)]
+    data = b"".join(parts)
+
+    staged = await DiskSpool(spool_dir).receive(chunks_of(parts), limit=len(data))
+
+    assert staged.path.read_bytes() == data
+    assert staged.sha256 == hashlib.sha256(data).hexdigest()
+
+
 async def test_spool_receive_accepts_exactly_the_limit(spool_dir: Path) -> None:
     staged = await DiskSpool(spool_dir).receive(chunks_of([b"abc", b"de"]), limit=5)
     assert staged.size == 5
