@@ -96,8 +96,10 @@ def serve(
         short_gil_turns()  # this process serves: as app_from_environment does in workers
         uvicorn.run(create_app(settings, migrate=False), **options)
         return
-    uvicorn.run("assetry.web.app:app_from_environment", factory=True, workers=count,
-                **options)
+    from assetry.web.serving import serve_processes
+
+    serve_processes(uvicorn.Config("assetry.web.app:app_from_environment", factory=True,
+                                   workers=count, **options))
 
 
 @app.command()

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -33,6 +36,76 @@ def workers(pid: int) -> list[int]:
     """The uvicorn worker processes (spawned interpreters running spawn_main)."""
     return [c for c in children(pid)
             if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def connections_held(pid: int, port: int) -> int:
+    """How many established TCP connections to `port` the process `pid` has open."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    held = 0
+    with open(f"/proc/{pid}/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].split(":")[1], 16)
+            if local_port == port and fields[3] == "01" and fields[9] in inodes:
+                held += 1
+    return held
+
+
+def spread_of_two(port: int, pids: list[int]) -> list[int]:
+    """Open two keep-alive connections at the same moment, make a request on each, and
+    return how many of them each worker process holds."""
+    ready = threading.Barrier(2)
+    opened: list[socket.socket] = []
+
+    def connect() -> None:
+        ready.wait()
+        conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+        conn.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        opened.append(conn)
+
+    threads = [threading.Thread(target=connect) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        return [connections_held(pid, port) for pid in pids]
+    finally:
+        for conn in opened:
+            conn.close()
+        time.sleep(0.1)  # the server notices the closes before the next try
+
+
+def holder(port: int, pids: list[int], conn: socket.socket) -> int:
+    """The worker process that holds the connection `conn` (by its local port)."""
+    client_port = conn.getsockname()[1]
+    for pid in pids:
+        with open(f"/proc/{pid}/net/tcp") as table:
+            rows = [line.split() for line in table.readlines()[1:]]
+        inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[len("socket:["):-1]
+                  for fd in os.listdir(f"/proc/{pid}/fd")
+                  if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")}
+        for fields in rows:
+            remote_port = int(fields[2].split(":")[1], 16)
+            if remote_port == client_port and fields[9] in inodes:
+                return pid
+    raise AssertionError(f"no worker holds the connection from port {client_port}")
+
+
+def until_spread(port: int, pids: list[int], seconds: float = 60) -> None:
+    """Wait until both worker processes take connections (a worker that is still
+    starting takes none)."""
+    deadline = time.monotonic() + seconds
+    while spread_of_two(port, pids) != [1, 1]:
+        assert time.monotonic() < deadline, "the connections never reached both workers"
 
 
 def alive(pid: int) -> bool:
@@ -67,3 +140,67 @@ def test_default_is_one_process_per_core(tmp_path: Path) -> None:
     with server_process(tmp_path) as served:
         # On one core the supervisor serves by itself, with no worker processes.
         assert len(workers(served.proc.pid)) == (cores if cores > 1 else 0)
+
+
+def test_connections_opened_together_go_to_different_processes(tmp_path: Path) -> None:
+    # uvicorn's own accept took every pending connection in whichever process woke first:
+    # two clients connecting together mostly landed in one process (one GIL for both).
+    with server_process(tmp_path, processes="2") as served:
+        port = urlsplit(served.url).port
+        assert port is not None
+        pids = workers(served.proc.pid)
+        until_spread(port, pids)
+        spreads = [spread_of_two(port, pids) for _ in range(10)]
+        # An idle process may, on a loaded machine, not run within the 2 ms the busy one
+        # leaves it: most pairs, not every pair, must be split.
+        assert sum(s == [1, 1] for s in spreads) >= 8, spreads
+
+
+def test_a_worker_that_dies_is_replaced_and_takes_connections(tmp_path: Path) -> None:
+    with server_process(tmp_path, processes="2") as served:
+        port = urlsplit(served.url).port
+        assert port is not None
+        first = workers(served.proc.pid)
+        os.kill(first[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = [p for p in workers(served.proc.pid) if alive(p)]
+            if len(now) == 2 and first[0] not in now:
+                break
+            time.sleep(0.2)
+        assert len(now) == 2 and first[0] not in now, now
+        until_spread(port, now)  # the replacement serves, and shares the connections
+        with httpx.Client(base_url=served.url, timeout=30) as c:
+            assert c.get("/health").status_code == 200
+
+
+def test_a_new_connection_goes_to_the_process_serving_no_request(tmp_path: Path) -> None:
+    auth = bearer(make_tokens(tmp_path, {"admin": "admin"})["admin"])
+    with server_process(tmp_path, processes="2") as served:
+        port = urlsplit(served.url).port
+        assert port is not None
+        pids = workers(served.proc.pid)
+        until_spread(port, pids)
+        with httpx.Client(base_url=served.url, headers=auth, timeout=30) as c:
+            assert c.put("/api/pools/slow", json={}).status_code in (200, 201)
+        went_elsewhere = 0
+        for _ in range(10):
+            # An upload whose body is still on its way: its process serves a request.
+            busy = socket.create_connection(("127.0.0.1", port), timeout=30)
+            busy.sendall(
+                b"POST /api/pools/slow/assets HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + f"Authorization: {auth['Authorization']}\r\n".encode()
+                + b"Content-Type: multipart/form-data; boundary=b\r\n"
+                b"Content-Length: 1000000\r\n\r\n--b\r\n")
+            time.sleep(0.3)  # the request is being served
+            busy_pid = holder(port, pids, busy)
+            fresh = socket.create_connection(("127.0.0.1", port), timeout=30)
+            fresh.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert fresh.recv(65536).startswith(b"HTTP/1.1 200")
+            went_elsewhere += holder(port, pids, fresh) != busy_pid
+            fresh.close()
+            busy.close()
+            time.sleep(0.2)
+        # The idle process is woken too and takes it at once; the busy one waits 2 ms
+        # first (on a loaded machine the idle one may still be late).
+        assert went_elsewhere >= 8, went_elsewhere
