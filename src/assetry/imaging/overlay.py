@@ -3,7 +3,6 @@ size any version draws it, then resized to each placement's box with its opacity
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -34,7 +33,6 @@ class OverlayImages:
                 self._largest[placement.asset] = (max(w, placement.box.width),
                                                   max(h, placement.box.height))
         self._decoded: dict[str, pyvips.Image] = {}
-        self._lock = threading.Lock()
 
     def __call__(self, placement: Placement) -> pyvips.Image:
         """The overlay's pixels for `placement`: RGBA, the box's size, alpha times the
@@ -45,15 +43,12 @@ class OverlayImages:
         return (image * [1, 1, 1, placement.opacity]).cast("uchar")
 
     def _pixels(self, asset: str) -> pyvips.Image:
-        # The versions of one render are made side by side: the first to ask decodes.
-        with self._lock:
-            if asset not in self._decoded:
-                source = self._sources[asset]
-                width, height = self._largest[asset]
-                scale = min(1.0, max(width / source.size.width,
-                                     height / source.size.height))
-                image = to_srgb_uchar(self._decode(source.path, source.mime_type, scale))
-                if not image.hasalpha():
-                    image = image.bandjoin_const([255])
-                self._decoded[asset] = image.copy_memory()
-            return self._decoded[asset]
+        if asset not in self._decoded:
+            source = self._sources[asset]
+            width, height = self._largest[asset]
+            scale = min(1.0, max(width / source.size.width, height / source.size.height))
+            image = to_srgb_uchar(self._decode(source.path, source.mime_type, scale))
+            if not image.hasalpha():
+                image = image.bandjoin_const([255])
+            self._decoded[asset] = image.copy_memory()
+        return self._decoded[asset]

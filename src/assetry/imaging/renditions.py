@@ -9,10 +9,7 @@ second decode.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
 from uuid import UUID
 
 import pyvips
@@ -33,8 +30,6 @@ from assetry.imaging.pipeline import (
 )
 
 AUTO = "auto"
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 def animates(fmt: str) -> bool:
@@ -47,49 +42,21 @@ def render_all(decoded: Frames, source: Size, requests: Sequence[RenderRequest],
                ) -> list[Rendered | RenderFailure]:
     """One result per request with `keep`, in order. `decoded` is the upright original
     (all its frames when some request keeps them), `source` its full upright size;
-    `reason` words a libvips error for a RenderFailure.
-
-    Versions made from the original are rendered side by side (`beside`), those made
-    from another version after them, in order."""
+    `reason` words a libvips error for a RenderFailure."""
     made: dict[UUID, Frames] = {}
     failed: dict[UUID, str] = {}
-    results: dict[UUID, Rendered | RenderFailure | None] = {}
-
-    def one(request: RenderRequest) -> None:
+    results: list[Rendered | RenderFailure] = []
+    for request in requests:
         try:
             result = _render(decoded, source, request, made, failed, marks)
         except pyvips.Error as exc:
             result = RenderFailure(request.version_id, reason(exc))
         if isinstance(result, RenderFailure):
             failed[request.version_id] = result.reason
-        results[request.version_id] = result
-
-    independent = [r for r in requests if r.source is None]
-    pending = [beside(one, r) for r in independent[1:]]
-    try:
-        for request in independent[:1]:  # on this thread
-            one(request)
-    finally:
-        for future in pending:
-            future.result()  # re-raises what is not a libvips error (a bug)
-    for request in requests:
-        if request.source is not None:
-            one(request)
-    kept = [results[r.version_id] for r in requests if r.keep]
-    assert all(r is not None for r in kept)
-    return [r for r in kept if r is not None]
-
-
-def beside(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-    """Run `fn` on one of this process's side threads (one per core), beside the render
-    that asks: the independent parts of one render (its versions, its placeholders) end
-    together instead of one after another, on cores the other renders leave free. A 12 MP
-    upload's two versions and placeholders took 53 ms one after another, 37 ms side by
-    side. Nothing run here waits for another side thread, so they cannot deadlock."""
-    return _SIDE.submit(fn, *args, **kwargs)
-
-
-_SIDE = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="assetry-side")
+        if request.keep:
+            assert result is not None
+            results.append(result)
+    return results
 
 
 def _render(decoded: Frames, source: Size, request: RenderRequest, made: dict[UUID, Frames],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from concurrent.futures import wait
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -28,7 +27,7 @@ from assetry.imaging.error_buffer import ErrorBuffer
 from assetry.imaging.overlay import OverlayImages
 from assetry.imaging.pipeline import to_srgb_uchar
 from assetry.imaging.placeholder import placeholder as placeholder_of
-from assetry.imaging.renditions import animates, beside, render_all
+from assetry.imaging.renditions import animates, render_all
 from assetry.imaging.sniff import sniff
 from assetry.process import HEAP
 
@@ -138,13 +137,8 @@ def _render(path: Path, mime_type: str, requests: Sequence[RenderRequest], scale
             keep_frames: bool) -> Decoded[Rendered | RenderFailure]:
     marks = OverlayImages(overlays or {}, _plans(requests), _decode_still)
     frames, source = _decode(path, mime_type, scale, keep_frames=keep_frames)
-    placeholders = beside(_placeholder, frames.first().image) if placeholder else None
-    try:
-        made = render_all(frames, source, requests, marks, _reason)
-    finally:
-        if placeholders is not None:  # never left running past the render
-            wait([placeholders])
-    return Decoded(made, placeholder=placeholders.result() if placeholders else None)
+    return Decoded(render_all(frames, source, requests, marks, _reason),
+                   placeholder=_placeholder(frames.first().image) if placeholder else None)
 
 
 def _open(path: Path, **options: Any) -> pyvips.Image:
