@@ -34,8 +34,14 @@ def children(pid: int) -> list[int]:
 
 def workers(pid: int) -> list[int]:
     """The uvicorn worker processes (spawned interpreters running spawn_main)."""
-    return [c for c in children(pid)
-            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    found = []
+    for child in children(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+        except OSError:
+            continue  # it ended (and was reaped) since it was listed
+    return found
 
 
 def connections_held(pid: int, port: int) -> int:
