@@ -174,7 +174,7 @@ async def open_services(
         # A render keeps the heap it freed for the next one, and gives it back at once
         # when more renders want to run than there are slots: one waits for a thread in
         # this process, or for a slot in any process of the host (process.HeapTrim).
-        HEAP.pressure = lambda: cpu.backlog > 0 or slots.contended()
+        HEAP.pressure = lambda: cpu.queued() > 0 or slots.contended()
         signer = url_signer(settings)
         services = Services(
             settings=settings,

@@ -8,7 +8,6 @@ import contextlib
 import heapq
 import itertools
 import math
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -61,19 +60,11 @@ class CpuPool:
         self._waiting: list[tuple[Lane, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._recent_seconds = 1.0  #: a moving average of run times, for Retry-After
-        self._at_gate = 0  #: calls on a worker thread still waiting at the gate
-        self._gate_count = threading.Lock()
 
     @property
     def busy(self) -> int:
         """Slots in use now."""
         return self.threads - self._free
-
-    @property
-    def backlog(self) -> int:
-        """Calls not yet running: waiting for a slot here, or at the gate for a slot
-        shared with other processes. Safe to read from any thread."""
-        return len(self._waiting) + self._at_gate
 
     def queued(self, lane: Lane | None = None) -> int:
         """Calls waiting for a slot (in `lane`, or in all lanes)."""
@@ -91,14 +82,7 @@ class CpuPool:
         began = [0.0]
 
         def call() -> T:
-            with contextlib.ExitStack() as held:
-                with self._gate_count:
-                    self._at_gate += 1
-                try:
-                    held.enter_context(self._gate())
-                finally:
-                    with self._gate_count:
-                        self._at_gate -= 1
+            with self._gate():
                 began[0] = loop.time()
                 loop.call_soon_threadsafe(started.set)
                 return fn(*args)

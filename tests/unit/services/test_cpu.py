@@ -103,27 +103,3 @@ async def test_exceptions_of_the_function_propagate_and_free_the_slot() -> None:
     assert pool.busy == 0
     pool.close()
 
-
-async def test_backlog_counts_calls_waiting_here_and_at_the_gate() -> None:
-    shared = threading.Semaphore(1)  # a host slot another process holds
-    shared.acquire()
-
-    class Gate:
-        def __enter__(self) -> None:
-            shared.acquire()
-
-        def __exit__(self, *exc: object) -> None:
-            shared.release()
-
-    pool = CpuPool(2, timeout=10, gate=Gate)
-    calls = [asyncio.create_task(pool.run(time.sleep, 0)) for _ in range(3)]
-    for _ in range(1000):
-        if pool.backlog == 3:
-            break
-        await asyncio.sleep(0.001)
-    # two on worker threads blocked at the gate, one waiting for a thread
-    assert (pool.backlog, pool.queued(), pool.busy) == (3, 1, 2)
-    shared.release()
-    await asyncio.gather(*calls)
-    assert pool.backlog == 0
-    pool.close()
