@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from assetry.db import sqlite_driver
 from assetry.db.assets import SqlAssetRepository
 from assetry.db.converters import SqlConverterRepository
 from assetry.db.direct_uploads import SqlDirectUploadRepository
@@ -126,7 +127,7 @@ def create_engine(url: str) -> AsyncEngine:
     Connects lazily. Raises ConfigError for an unsupported URL."""
     _, backend = _parse(url)
     if backend == "sqlite":
-        engine = create_async_engine(async_url(url))
+        engine = create_async_engine(async_url(url), module=sqlite_driver.dbapi())
         configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(
