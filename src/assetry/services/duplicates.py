@@ -7,9 +7,18 @@ stored and nothing new is kept.
 
 from __future__ import annotations
 
-from assetry.domain.model import Actor, Asset
-from assetry.domain.ports import Database, Spool, StagedFile
+from assetry.domain.model import Actor, Asset, Pool
+from assetry.domain.ports import Database, Spool, StagedFile, Transaction
 from assetry.services import access
+
+
+async def oldest_copy(tx: Transaction, pool: Pool, sha256: str, actor: Actor) -> Asset | None:
+    """The oldest asset of `pool` whose original has this SHA-256 and that `actor` may
+    read (hidden ones only for moderators and admins), or None; read in `tx`."""
+    if not access.can_read_pool(actor, pool):
+        return None
+    return await tx.assets.first_with_sha256(pool.name, sha256,
+                                             include_hidden=actor.sees_hidden)
 
 
 class DuplicateService:
@@ -22,11 +31,7 @@ class DuplicateService:
         may read (hidden ones only for moderators and admins), or None. Raises
         PoolNotFound."""
         async with self._db.transaction(write=False) as tx:
-            found = await tx.pools.get(pool)
-            if not access.can_read_pool(actor, found):
-                return None
-            return await tx.assets.first_with_sha256(pool, sha256,
-                                                     include_hidden=actor.sees_hidden)
+            return await oldest_copy(tx, await tx.pools.get(pool), sha256, actor)
 
     async def copy_of(self, asset: Asset, actor: Actor) -> Asset | None:
         """The oldest other asset of `asset`'s pool holding the same bytes that `actor`

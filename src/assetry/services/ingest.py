@@ -43,6 +43,7 @@ from assetry.services import access, keys
 from assetry.services.cache import AssetCache
 from assetry.services.cpu import CpuPool, Lane
 from assetry.services.disposal import dispose
+from assetry.services.duplicates import oldest_copy
 from assetry.services.metrics import Metrics
 from assetry.services.rendering import Renderer
 
@@ -210,6 +211,23 @@ class IngestService:
         Raises PoolNotFound, TooLarge, UnsupportedType (415), UndecodableImage or
         TooManyPixels (422), Invalid, InvalidConverter (field `converter`),
         Unauthenticated, Forbidden."""
+        asset, _ = await self._create(pool_name, staged, sub, actor, copies=False)
+        return asset
+
+    async def create_noting_copy(
+        self, pool_name: str, staged: StagedFile, sub: Submission, actor: Actor
+    ) -> tuple[Asset, Asset | None]:
+        """`create`, and the oldest asset of the pool that already held these bytes and
+        that `actor` may read, or None (see `duplicates.oldest_copy`). It is looked up
+        in the read of the pool, before the new asset exists: one transaction less per
+        upload than asking DuplicateService apart. Raises what `create` raises."""
+        return await self._create(pool_name, staged, sub, actor, copies=True)
+
+    async def _create(
+        self, pool_name: str, staged: StagedFile, sub: Submission, actor: Actor, *,
+        copies: bool,
+    ) -> tuple[Asset, Asset | None]:
+        copy = None
         try:
             access.create_assets(actor)
             async with self._db.transaction(write=False) as tx:
@@ -217,6 +235,8 @@ class IngestService:
                 # Read with the pool (one transaction less per image), used if an image.
                 stored = (await _stored_converter(tx, sub.converter or pool.converter)
                           if AssetType.IMAGE in pool.asset_types else None)
+                if copies:
+                    copy = await oldest_copy(tx, pool, staged.sha256, actor)
             metadata = parse_metadata(sub.metadata)
             gallery = parse_gallery(sub.gallery)
             kind, mime, info = await self._check(staged, pool, sub, fixed_type=None)
@@ -260,7 +280,7 @@ class IngestService:
         self._metrics.bump("assets_created")
         self._metrics.bump("versions_rendered",
                            sum(v.status is VersionStatus.READY for v in versions))
-        return asset
+        return asset, copy
 
     async def replace(
         self, asset_id: UUID, staged: StagedFile, sub: Submission, actor: Actor

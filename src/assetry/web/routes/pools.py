@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from assetry.domain.model import Asset
-from assetry.services.duplicates import other_than
 from assetry.web import schemas, uploads
 from assetry.web.deps import ActorDep, ServicesDep, SignDep
 from assetry.web.openapi import problems
@@ -95,16 +93,8 @@ async def upload(pool: str, request: Request, services: ServicesDep, actor: Acto
         asset = await services.ingest.create(pool, staged, submission, actor)
         duplicate = None
     else:
-        # The lookup runs while the upload is decoded and stored, off its critical path.
-        # It may end after the insert: the oldest copy, unless that is this upload.
-        lookup = asyncio.create_task(services.duplicates.original(pool, staged.sha256, actor))
-        try:
-            asset = await services.ingest.create(pool, staged, submission, actor)
-        except BaseException:
-            lookup.cancel()  # the upload's own error is the answer
-            await asyncio.gather(lookup, return_exceptions=True)
-            raise
-        duplicate = other_than(await lookup, asset)
+        asset, duplicate = await services.ingest.create_noting_copy(
+            pool, staged, submission, actor)
     asset = await uploads.settled(services, asset, actor, wait)
     return created(asset, sign, duplicate)
 
