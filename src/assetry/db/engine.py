@@ -119,7 +119,12 @@ def configure_sqlite(engine: Engine, *, foreign_keys: bool = True) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get(_WRITE_OPTION, True)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+        dbapi = conn.connection.dbapi_connection
+        if isinstance(dbapi, sqlite_driver.Connection):
+            dbapi.begin_with_next_statement(begin)  # no trip of its own
+        else:
+            conn.exec_driver_sql(begin)
 
 
 def create_engine(url: str) -> AsyncEngine:

@@ -5,9 +5,10 @@ its own: make a cursor, execute, fetch the rows, close the cursor; four trips, e
 a queue hand-off, a thread wake-up and a wake-up of the event loop. A read transaction
 of one query made ten of them (BEGIN is a statement too, and the pool's reset rolled
 back a connection that had just committed), about 1.7 ms of CPU, most of an upload's
-database cost. Here a statement is one trip that does all four steps, and the reset
-rollback is skipped when no transaction is open: the same read transaction costs three
-trips.
+database cost. Here a statement is one trip that does all four steps; a transaction's
+BEGIN waits for its first statement and goes in the same trip (a transaction with no
+statement sends nothing); and the reset rollback is skipped when no transaction is
+open: the same read transaction costs two trips.
 
 Everything else is SQLAlchemy's aiosqlite dialect, unchanged: its connection, its
 server-side cursor (`stream`), its error translation. This module gives it a DBAPI
@@ -32,8 +33,12 @@ from sqlalchemy.util import EMPTY_DICT
 _Outcome = tuple[Any, int, int | None, list[Any]]
 
 
-def _run(conn: sqlite3.Connection, operation: str, parameters: Any) -> _Outcome:
-    """On aiosqlite's thread: the whole statement, its cursor closed again."""
+def _run(conn: sqlite3.Connection, begin: str | None, operation: str, parameters: Any
+         ) -> _Outcome:
+    """On aiosqlite's thread: `begin` if any, then the whole statement, its cursor
+    closed again."""
+    if begin is not None:
+        conn.execute(begin)
     cursor = conn.cursor()
     try:
         cursor.execute(operation, () if parameters is None else parameters)
@@ -43,7 +48,10 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any) -> _Outcome:
         cursor.close()
 
 
-def _run_many(conn: sqlite3.Connection, operation: str, seq: Any) -> _Outcome:
+def _run_many(conn: sqlite3.Connection, begin: str | None, operation: str, seq: Any
+              ) -> _Outcome:
+    if begin is not None:
+        conn.execute(begin)
     cursor = conn.cursor()
     try:
         cursor.executemany(operation, seq)
@@ -57,6 +65,7 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
     holds no sqlite3 cursor between statements."""
 
     __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
+    _adapt_connection: Connection
 
     def __init__(self, adapt_connection: Any) -> None:
         # The base class makes an aiosqlite cursor here (a trip); the statement's own
@@ -99,15 +108,15 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         async with self._adapt_connection._execute_mutex:
             outcome = await self._connection._execute(
-                _run, self._connection._conn, operation, parameters
-            )
+                _run, self._connection._conn, self._adapt_connection.take_begin(), operation,
+                parameters)
             self._keep(outcome)
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
         async with self._adapt_connection._execute_mutex:
             outcome = await self._connection._execute(
-                _run_many, self._connection._conn, operation, seq_of_parameters
-            )
+                _run_many, self._connection._conn, self._adapt_connection.take_begin(),
+                operation, seq_of_parameters)
             self._keep(outcome)
 
     def _keep(self, outcome: _Outcome) -> None:
@@ -115,14 +124,34 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(rows)
 
 
-class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+class Connection(AsyncAdapt_aiosqlite_connection):
+    """The DBAPI connection SQLAlchemy is given."""
+
+    __slots__ = ("_begin",)
     _cursor_cls = _Cursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._begin: str | None = None
+
+    def begin_with_next_statement(self, statement: str) -> None:
+        """Open a transaction with `statement` (BEGIN, BEGIN IMMEDIATE) in the trip of
+        the next statement; a commit or rollback before one forgets it."""
+        self._begin = statement
+
+    def take_begin(self) -> str | None:
+        begin, self._begin = self._begin, None
+        return begin
+
+    def commit(self) -> None:
+        if self.take_begin() is None:
+            super().commit()
 
     def rollback(self) -> None:
         # The pool rolls back every connection it takes back, mostly just after a
         # commit: with no transaction open there is nothing to roll back, and no trip.
         # (sqlite3 reads in_transaction from the database handle: no thread check.)
+        self.take_begin()
         conn = self._connection._connection
         if conn is not None and not conn.in_transaction:
             return
@@ -130,9 +159,9 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
 
 
 class _Dbapi(AsyncAdapt_aiosqlite_dbapi):
-    def connect(self, *arg: Any, **kw: Any) -> _Connection:
+    def connect(self, *arg: Any, **kw: Any) -> Connection:
         adapted = super().connect(*arg, **kw)
-        return _Connection(self, adapted._connection)
+        return Connection(self, adapted._connection)
 
 
 def dbapi() -> Any:
