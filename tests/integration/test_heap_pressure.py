@@ -39,20 +39,22 @@ async def test_a_render_waiting_for_a_host_slot_is_pressure(tmp_path: Path) -> N
     async with open_services(settings, run_worker=False):
         # Another process of the service on this host: its own view of the same slots.
         other = HostSlots(settings.run_dir / "render-slots", 1)
-        release, waiting = threading.Event(), threading.Event()
+        held, release = threading.Event(), threading.Event()
 
         def hold() -> None:
             with other.hold():
-                waiting.wait(5)
+                held.set()
                 release.wait(5)
 
         def wait_for_slot() -> None:
-            waiting.set()
             with other.hold():
                 pass
 
         holder = threading.Thread(target=hold)
         holder.start()
+        # The slot must be taken before the second render asks for it, or that one gets
+        # it at once and never waits.
+        assert await asyncio.to_thread(held.wait, 5)
         assert not HEAP.pressure()  # the only slot is taken, but no render waits
         waiter = threading.Thread(target=wait_for_slot)
         waiter.start()
