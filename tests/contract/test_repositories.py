@@ -1806,9 +1806,9 @@ async def test_first_with_sha256_is_the_oldest_copy_in_the_pool(db: SqlDatabase)
                                                      include_hidden=True)
         in_other = await tx.assets.first_with_sha256("other", digest, include_hidden=False)
         absent = await tx.assets.first_with_sha256("default", "23" * 32, include_hidden=True)
-    assert visible == oldest_visible
-    assert anything == hidden_oldest
-    assert in_other == elsewhere
+    assert visible == oldest_visible.id
+    assert anything == hidden_oldest.id
+    assert in_other == elsewhere.id
     assert absent is None
 
 

@@ -273,16 +273,18 @@ class SqlAssetRepository:
         )
 
     async def first_with_sha256(self, pool: str, sha256: str, *, include_hidden: bool
-                                ) -> Asset | None:
-        """The oldest asset of `pool` (by created_at, then id) whose original has this
-        hex SHA-256, hidden ones only with `include_hidden`; None if there is none. Read
-        from the (pool, sha256, created_at, id) index."""
-        stmt = sa.select(assets).where(assets.c.pool == pool, assets.c.sha256 == sha256.lower())
+                                ) -> UUID | None:
+        """The id of the oldest asset of `pool` (by created_at, then id) whose original
+        has this hex SHA-256, hidden ones only with `include_hidden`; None if there is
+        none. Read from the (pool, sha256, created_at, id) index alone: nothing else of
+        the asset is loaded."""
+        stmt = sa.select(assets.c.id).where(assets.c.pool == pool,
+                                            assets.c.sha256 == sha256.lower())
         if not include_hidden:
             stmt = stmt.where(sa.not_(assets.c.hidden))
         stmt = stmt.order_by(assets.c.created_at, assets.c.id).limit(1)
-        rows = (await self._conn.execute(stmt)).all()
-        return (await self._hydrate(rows))[0] if rows else None
+        found: UUID | None = (await self._conn.execute(stmt)).scalar_one_or_none()
+        return found
 
     async def in_galleries(self, gallery_ids: Sequence[str]) -> builtins.list[Asset]:
         """Every image (hidden ones too) of the given galleries, oldest first by

@@ -284,9 +284,9 @@ class AssetRepository(Protocol):
         ...
 
     async def first_with_sha256(self, pool: str, sha256: str, *, include_hidden: bool
-                                ) -> Asset | None:
-        """The oldest asset of `pool` whose original has this hex SHA-256 (hidden ones
-        only with `include_hidden`), or None."""
+                                ) -> UUID | None:
+        """The id of the oldest asset of `pool` whose original has this hex SHA-256
+        (hidden ones only with `include_hidden`), or None."""
         ...
 
     async def update(self, asset: Asset) -> None:

@@ -216,9 +216,9 @@ class IngestService:
 
     async def create_noting_copy(
         self, pool_name: str, staged: StagedFile, sub: Submission, actor: Actor
-    ) -> tuple[Asset, Asset | None]:
-        """`create`, and the oldest asset of the pool that already held these bytes and
-        that `actor` may read, or None (see `duplicates.oldest_copy`). It is looked up
+    ) -> tuple[Asset, UUID | None]:
+        """`create`, and the id of the oldest asset of the pool that already held these
+        bytes and that `actor` may read, or None (see `duplicates.oldest_copy`). It is looked up
         in the read of the pool, before the new asset exists: one transaction less per
         upload than asking DuplicateService apart. Raises what `create` raises."""
         return await self._create(pool_name, staged, sub, actor, copies=True)
@@ -226,7 +226,7 @@ class IngestService:
     async def _create(
         self, pool_name: str, staged: StagedFile, sub: Submission, actor: Actor, *,
         copies: bool,
-    ) -> tuple[Asset, Asset | None]:
+    ) -> tuple[Asset, UUID | None]:
         copy = None
         try:
             access.create_assets(actor)

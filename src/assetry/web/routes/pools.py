@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -112,11 +113,11 @@ async def import_url(pool: str, services: ServicesDep, actor: ActorDep, sign: Si
     return created(asset, sign, await services.duplicates.copy_of(asset, actor))
 
 
-def created(asset: Asset, sign: Sign, duplicate: Asset | None) -> JSONResponse:
+def created(asset: Asset, sign: Sign, duplicate: UUID | None) -> JSONResponse:
     """201 with the new asset, its URLs as `created`, its Location, and the asset whose
-    bytes it repeats (`duplicate_of`, or null)."""
+    bytes it repeats (its id as `duplicate_of`, or null)."""
     body = schemas.write_json(asset, sign, created=[
         schemas.asset_url(asset.id), *(schemas.version_url(asset.id, v.name)
                                        for v in asset.versions)])
-    body["duplicate_of"] = str(duplicate.id) if duplicate is not None else None
+    body["duplicate_of"] = str(duplicate) if duplicate is not None else None
     return JSONResponse(body, status_code=201, headers={"Location": schemas.asset_url(asset.id)})
