@@ -68,10 +68,10 @@ class Assetry:
     ) -> Asset:
         """Store a file or image (a path or bytes). With `wait`, versions are rendered
         before returning. Raises the same errors as an upload."""
-        limit = await self.services.ingest.admit(pool, self.actor)
-        staged = await self.services.ingest.stage(_chunks(source), limit=limit)
+        admission = await self.services.ingest.admit(pool, self.actor)
+        staged = await self.services.ingest.stage(_chunks(source), limit=admission.limit)
         name = filename or (Path(source).name if not isinstance(source, bytes) else None)
-        asset = await self.services.ingest.create(pool, staged, Submission(
+        asset = await self.services.ingest.create(admission, staged, Submission(
             filename=name, type=type, gallery=gallery, converter=converter,
             metadata=dict(metadata) if metadata is not None else None), self.actor)
         if wait:

@@ -390,6 +390,23 @@ async def test_asset_get_orders_versions_by_name(db: SqlDatabase) -> None:
     assert [v.name for v in (await get(db, asset_id)).versions] == sorted(names)
 
 
+async def test_asset_add_into_a_pool_gone_raises_pool_not_found_and_stores_nothing(
+        db: SqlDatabase) -> None:
+    # An upload reads its pool before the body; the pool may be deleted meanwhile.
+    async with db.transaction() as tx:
+        await tx.pools.put(Pool(name="brief"))
+    async with db.transaction() as tx:
+        await tx.pools.delete("brief")
+    asset = make_asset(pool="brief")
+    with pytest.raises(PoolNotFound):
+        async with db.transaction() as tx:
+            await tx.assets.add(replace(asset, versions=(make_version(asset.id, "thumbnail"),)))
+    async with db.transaction(write=False) as tx:
+        with pytest.raises(AssetNotFound):
+            await tx.assets.get(asset.id)
+        assert await tx.assets.count_in_pool("brief") == 0
+
+
 async def test_asset_get_unknown_raises_asset_not_found(db: SqlDatabase) -> None:
     async with db.transaction() as tx:
         with pytest.raises(AssetNotFound):

@@ -31,7 +31,21 @@ from assetry.domain.model import (
 )
 from assetry.domain.placeholder import Placeholder
 from assetry.domain.rows import ListQuery, Row, RowPage, RowTable
-from assetry.errors import AssetNotFound, Invalid, VersionNotFound
+from assetry.errors import AssetNotFound, Invalid, PoolNotFound, VersionNotFound
+
+#: Built once: a statement object keeps its cache key, so running it again skips
+#: SQLAlchemy's construction and cache-key walk (about 0.4 ms a statement here). The
+#: inserts take their rows as parameters.
+_INSERT_ASSET = sa.insert(assets)
+_INSERT_VERSIONS = sa.insert(versions_table)
+_INSERT_ATTACHMENTS = sa.insert(attachments)
+_FIRST_COPY = {
+    include_hidden: sa.select(assets.c.id)
+    .where(assets.c.pool == sa.bindparam("pool"), assets.c.sha256 == sa.bindparam("sha256"),
+           *(() if include_hidden else (sa.not_(assets.c.hidden),)))
+    .order_by(assets.c.created_at, assets.c.id).limit(1)
+    for include_hidden in (False, True)
+}
 
 #: The facts finish_version may record about a rendered version.
 VERSION_FACTS = frozenset({"width", "height", "mime_type", "size", "sha256"})
@@ -186,15 +200,20 @@ class SqlAssetRepository:
 
     async def add(self, asset: Asset) -> None:
         """Insert the asset with its versions and attachments (the attachments dated
-        asset.created_at, in the order given)."""
-        await self._conn.execute(sa.insert(assets).values(**to_row(asset)))
+        asset.created_at, in the order given). Raises PoolNotFound when the pool is gone
+        (read before the upload's bytes came, then deleted)."""
+        try:
+            await self._conn.execute(_INSERT_ASSET, to_row(asset))
+        except sa.exc.IntegrityError as exc:
+            # The pool is the row's only reference; its id is new (uuid4).
+            raise PoolNotFound(f"no pool named {asset.pool!r}") from exc
         if asset.versions:
             await self._conn.execute(
-                sa.insert(versions_table), [version_to_row(v) for v in asset.versions]
+                _INSERT_VERSIONS, [version_to_row(v) for v in asset.versions]
             )
         if asset.attached_to:
             await self._conn.execute(
-                sa.insert(attachments),
+                _INSERT_ATTACHMENTS,
                 [
                     {
                         "asset_id": asset.id,
@@ -278,12 +297,9 @@ class SqlAssetRepository:
         has this hex SHA-256, hidden ones only with `include_hidden`; None if there is
         none. Read from the (pool, sha256, created_at, id) index alone: nothing else of
         the asset is loaded."""
-        stmt = sa.select(assets.c.id).where(assets.c.pool == pool,
-                                            assets.c.sha256 == sha256.lower())
-        if not include_hidden:
-            stmt = stmt.where(sa.not_(assets.c.hidden))
-        stmt = stmt.order_by(assets.c.created_at, assets.c.id).limit(1)
-        found: UUID | None = (await self._conn.execute(stmt)).scalar_one_or_none()
+        found: UUID | None = (await self._conn.execute(
+            _FIRST_COPY[include_hidden], {"pool": pool, "sha256": sha256.lower()},
+        )).scalar_one_or_none()
         return found
 
     async def in_galleries(self, gallery_ids: Sequence[str]) -> builtins.list[Asset]:

@@ -80,7 +80,7 @@ class DirectUploadService:
         request = parse_request(body)
         parse_metadata(request.form.get("metadata"))
         parse_gallery(request.form.get("gallery"))
-        limit = await self._ingest.admit(pool, actor)
+        limit = (await self._ingest.admit(pool, actor)).limit
         if not self._blobs.signs_urls:
             raise DirectUploadsUnavailable(
                 "direct uploads need an S3 blob store with static credentials, and this "

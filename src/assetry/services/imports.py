@@ -46,7 +46,8 @@ class ImportService:
         parse_metadata(body.get("metadata"))
         parse_gallery(body.get("gallery"))
         attach_to = [parse_resource(r, "attach_to") for r in attach_to]
-        limit = await self._ingest.admit(pool, actor)
+        admission = await self._ingest.admit(pool, actor)
+        limit = admission.limit
         try:
             fetched = await self._fetcher.fetch(
                 url, limit=limit, sink=lambda chunks: self._ingest.stage(chunks, limit=limit)
@@ -54,7 +55,7 @@ class ImportService:
         except TooLarge as exc:
             exc.field = "url"
             raise
-        return await self._ingest.create(pool, fetched.staged, Submission(
+        return await self._ingest.create(admission, fetched.staged, Submission(
             filename=fetched.filename, gallery=body.get("gallery"),
             converter=body.get("converter"), metadata=body.get("metadata"),
             attach_to=tuple(attach_to)), actor)

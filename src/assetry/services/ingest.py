@@ -9,6 +9,8 @@ so an upload answers with its versions ready and no render job is queued.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import uuid
@@ -106,6 +108,18 @@ def parse_gallery(raw: Any) -> str | None:
     return raw
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What `admit` read before any byte of the body: the pool, the converter its images
+    get by default (None when the pool takes no images or that converter is missing),
+    and the size limit. Handed to `create`, it spares the upload a second read of both:
+    the upload is stored under the pool's settings as they were when it began."""
+
+    pool: Pool
+    converter: Converter | None
+    limit: int
+
+
 def pending_versions(asset_id: UUID, converter: Converter, at: datetime) -> list[Version]:
     return [
         Version(id=new_id(), asset_id=asset_id, name=spec.name, spec=spec,
@@ -150,12 +164,16 @@ class IngestService:
         cap (which an operator may have lowered after the pool was made)."""
         return min(pool.max_size, self.max_upload_size)
 
-    async def admit(self, pool_name: str, actor: Actor) -> int:
+    async def admit(self, pool_name: str, actor: Actor) -> Admission:
         """Check, before any byte is read, that `actor` may add assets to the pool; return
-        the size limit. Raises Unauthenticated, Forbidden, PoolNotFound."""
+        the pool, its default converter and the size limit (pass it on to `create`).
+        Raises Unauthenticated, Forbidden, PoolNotFound."""
         access.create_assets(actor)
         async with self._db.transaction(write=False) as tx:
-            return self.limit(await tx.pools.get(pool_name))
+            pool = await tx.pools.get(pool_name)
+            converter = (await _stored_converter(tx, pool.converter)
+                         if AssetType.IMAGE in pool.asset_types else None)
+        return Admission(pool, converter, self.limit(pool))
 
     async def admit_replacement(self, asset_id: UUID, actor: Actor) -> int:
         """Check, before any byte is read, that `actor` may replace the asset; return the
@@ -182,7 +200,15 @@ class IngestService:
                 f"asset is {staged.size} bytes; this pool accepts at most {self.limit(pool)}",
                 limit=self.limit(pool), size=staged.size,
             )
-        sniffed = await self._cpu.run(self._processor.sniff, staged.path)
+        # Sniffing, the type rules and the header in one trip to a CPU thread.
+        return await self._cpu.run(self._identify, staged, pool, sub, fixed_type)
+
+    def _identify(
+        self, staged: StagedFile, pool: Pool, sub: Submission, fixed_type: AssetType | None
+    ) -> tuple[AssetType, str, ImageInfo | None]:
+        """The asset's type, its MIME type from the bytes, and an image's header facts.
+        Raises UnsupportedType, Invalid, UndecodableImage, TooManyPixels."""
+        sniffed = self._processor.sniff(staged.path)
         if sub.mime_type and not same_kind(sub.mime_type, sniffed):
             raise UnsupportedType(
                 f"declared {sub.mime_type!r} but the bytes are {sniffed}", field="mime_type"
@@ -197,82 +223,95 @@ class IngestService:
             raise UnsupportedType(
                 f"{sniffed} is not one of {', '.join(sorted(IMAGE_TYPES))}", field="file"
             )
-        info = await self._cpu.run(self._inspect, staged, sniffed)
+        info = self._processor.inspect(staged.path, sniffed, max_pixels=self._max_pixels)
         return kind, sniffed, info
 
-    def _inspect(self, staged: StagedFile, sniffed: str) -> ImageInfo:
-        return self._processor.inspect(staged.path, sniffed, max_pixels=self._max_pixels)
-
     async def create(
-        self, pool_name: str, staged: StagedFile, sub: Submission, actor: Actor
+        self, pool: str | Admission, staged: StagedFile, sub: Submission, actor: Actor
     ) -> Asset:
-        """Store a new asset from staged bytes (the spool file is consumed).
+        """Store a new asset from staged bytes (the spool file is consumed) in the pool of
+        that name, or in the one `admit` read for this upload.
 
         Raises PoolNotFound, TooLarge, UnsupportedType (415), UndecodableImage or
         TooManyPixels (422), Invalid, InvalidConverter (field `converter`),
         Unauthenticated, Forbidden."""
-        asset, _ = await self._create(pool_name, staged, sub, actor, copies=False)
+        asset, _ = await self._create(pool, staged, sub, actor, copies=False)
         return asset
 
     async def create_noting_copy(
-        self, pool_name: str, staged: StagedFile, sub: Submission, actor: Actor
+        self, pool: str | Admission, staged: StagedFile, sub: Submission, actor: Actor
     ) -> tuple[Asset, UUID | None]:
         """`create`, and the id of the oldest asset of the pool that already held these
-        bytes and that `actor` may read, or None (see `duplicates.oldest_copy`). It is looked up
-        in the read of the pool, before the new asset exists: one transaction less per
-        upload than asking DuplicateService apart. Raises what `create` raises."""
-        return await self._create(pool_name, staged, sub, actor, copies=True)
+        bytes and that `actor` may read, or None (see `duplicates.oldest_copy`). It is
+        looked up in the transaction that stores the new asset, just before it: no
+        transaction of its own. Raises what `create` raises."""
+        return await self._create(pool, staged, sub, actor, copies=True)
+
+    async def _admitted(self, pool: str | Admission, sub: Submission
+                        ) -> tuple[Pool, Converter | None]:
+        """The pool and the converter the submission's images get (None: the pool takes
+        no images, or no converter has that name). Read now unless `admit` read them."""
+        if isinstance(pool, Admission) and (
+                not sub.converter or sub.converter == pool.pool.converter):
+            return pool.pool, pool.converter
+        async with self._db.transaction(write=False) as tx:
+            stored = pool.pool if isinstance(pool, Admission) else await tx.pools.get(pool)
+            name = sub.converter or stored.converter
+            converter = (await _stored_converter(tx, name)
+                         if AssetType.IMAGE in stored.asset_types else None)
+        return stored, converter
 
     async def _create(
-        self, pool_name: str, staged: StagedFile, sub: Submission, actor: Actor, *,
+        self, pool_ref: str | Admission, staged: StagedFile, sub: Submission, actor: Actor, *,
         copies: bool,
     ) -> tuple[Asset, UUID | None]:
         copy = None
         try:
             access.create_assets(actor)
-            async with self._db.transaction(write=False) as tx:
-                pool = await tx.pools.get(pool_name)
-                # Read with the pool (one transaction less per image), used if an image.
-                stored = (await _stored_converter(tx, sub.converter or pool.converter)
-                          if AssetType.IMAGE in pool.asset_types else None)
-                if copies:
-                    copy = await oldest_copy(tx, pool, staged.sha256, actor)
+            pool, stored = await self._admitted(pool_ref, sub)
             metadata = parse_metadata(sub.metadata)
             gallery = parse_gallery(sub.gallery)
             kind, mime, info = await self._check(staged, pool, sub, fixed_type=None)
             asset_id, at = new_id(), now()
+            key = keys.original_key(asset_id)
             converter = None
             versions: list[Version] = []
             placeholder = None
-            if kind is AssetType.IMAGE:
-                assert info is not None
-                converter = _named(stored, sub.converter or pool.converter)
-                # The one decode: it proves the image whole, makes every version and the
-                # placeholders.
-                versions = made = await self._renderer.render(
-                    staged.path, mime, Size(info.width, info.height), metadata,
-                    pending_versions(asset_id, converter, at), lane=Lane.INGEST,
-                    placeholder=True)
-                placeholder = made.placeholder
-            key = keys.original_key(asset_id)
-            asset = Asset(
-                id=asset_id, pool=pool.name, type=kind,
-                filename=sanitize_filename(sub.filename),
-                mime_type=mime, size=staged.size, sha256=staged.sha256, blob_key=key,
-                gallery=gallery or str(asset_id),
-                converter=converter.name if converter else None,
-                created_at=at, modified_at=at,
-                width=info.width if info else None, height=info.height if info else None,
-                frames=info.frames if info else 1,
-                metadata=metadata, creator=actor.name, modified_by=actor.name,
-                attached_to=tuple(parse_resource(r, "attach_to") for r in sub.attach_to),
-                versions=tuple(versions), placeholder=placeholder,
-            )
+            # The original goes to the blob store while the image renders: it is stored
+            # before the rows either way, and the upload's answer need not wait for both
+            # one after the other.
+            original = asyncio.ensure_future(self._blobs.put_file(key, staged.path))
             try:
-                await self._blobs.put_file(key, staged.path)
+                if kind is AssetType.IMAGE:
+                    assert info is not None
+                    converter = _named(stored, sub.converter or pool.converter)
+                    # The one decode: it proves the image whole, makes every version and
+                    # the placeholders.
+                    versions = made = await self._renderer.render(
+                        staged.path, mime, Size(info.width, info.height), metadata,
+                        pending_versions(asset_id, converter, at), lane=Lane.INGEST,
+                        placeholder=True)
+                    placeholder = made.placeholder
+                asset = Asset(
+                    id=asset_id, pool=pool.name, type=kind,
+                    filename=sanitize_filename(sub.filename),
+                    mime_type=mime, size=staged.size, sha256=staged.sha256, blob_key=key,
+                    gallery=gallery or str(asset_id),
+                    converter=converter.name if converter else None,
+                    created_at=at, modified_at=at,
+                    width=info.width if info else None, height=info.height if info else None,
+                    frames=info.frames if info else 1,
+                    metadata=metadata, creator=actor.name, modified_by=actor.name,
+                    attached_to=tuple(parse_resource(r, "attach_to") for r in sub.attach_to),
+                    versions=tuple(versions), placeholder=placeholder,
+                )
+                await original
                 async with self._db.transaction() as tx:
+                    if copies:
+                        copy = await oldest_copy(tx, pool, staged.sha256, actor)
                     await tx.assets.add(asset)
             except BaseException:
+                await _settle(original)
                 await dispose(self._blobs, [key, *(k for v in versions for k in v.blob_keys)])
                 raise
         finally:
@@ -368,6 +407,15 @@ class IngestService:
     async def _converter(self, name: str) -> Converter:
         async with self._db.transaction(write=False) as tx:
             return _named(await _stored_converter(tx, name), name)
+
+
+async def _settle(task: asyncio.Future[None]) -> None:
+    """Let a blob write that lost its purpose end (stopped if it is still running), so
+    that its key can be deleted after it; its own outcome no longer matters."""
+    if not task.done():
+        task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
 
 
 async def _stored_converter(tx: Transaction, name: str) -> Converter | None:

@@ -86,7 +86,7 @@ class ResumableUploadService:
         """Tus-Max-Size: the pool's limit for a caller who may upload into it, otherwise
         the global cap (OPTIONS needs no credentials and reveals nothing about pools)."""
         try:
-            return await self._ingest.admit(pool, actor)
+            return (await self._ingest.admit(pool, actor)).limit
         except (Unauthenticated, Forbidden, NotFound):
             return self._max_upload_size
 
@@ -99,7 +99,7 @@ class ResumableUploadService:
 
         Raises Unauthenticated, Forbidden, PoolNotFound, TooLarge (field Upload-Length),
         Invalid, InvalidConverter, and for an empty upload every error of the ingest."""
-        limit = await self._ingest.admit(pool, actor)
+        limit = (await self._ingest.admit(pool, actor)).limit
         if length > limit:
             raise TooLarge(f"Upload-Length is {length} bytes; this pool accepts files of at "
                            f"most {limit}", limit=limit, size=length, field="Upload-Length")

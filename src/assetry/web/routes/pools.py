@@ -82,8 +82,8 @@ async def upload(pool: str, request: Request, services: ServicesDep, actor: Acto
                  ) -> JSONResponse:
     """Upload a file (multipart, streamed). `wait=true` answers once versions are made;
     `duplicate_of` names an asset of the pool that holds the same bytes."""
-    limit = await services.ingest.admit(pool, actor)
-    staged, submission = await uploads.receive(request, services, limit)
+    admission = await services.ingest.admit(pool, actor)
+    staged, submission = await uploads.receive(request, services, admission.limit)
     if dedupe:
         existing = await services.duplicates.deduplicate(pool, staged, actor)
         if existing is not None:
@@ -91,11 +91,11 @@ async def upload(pool: str, request: Request, services: ServicesDep, actor: Acto
                     "duplicate_of": str(existing.id)}
             return JSONResponse(body, headers={
                 "Content-Location": schemas.asset_url(existing.id)})
-        asset = await services.ingest.create(pool, staged, submission, actor)
+        asset = await services.ingest.create(admission, staged, submission, actor)
         duplicate = None
     else:
         asset, duplicate = await services.ingest.create_noting_copy(
-            pool, staged, submission, actor)
+            admission, staged, submission, actor)
     asset = await uploads.settled(services, asset, actor, wait)
     return created(asset, sign, duplicate)
 

@@ -88,7 +88,7 @@ async def _image_from_file(ctx: Context, file_id: Any, converter: Any, settings:
     services, actor = ctx.services, ctx.actor
     source = await ctx.locate(file_id, "file_id")
     pool = source.asset.pool
-    limit = await services.ingest.admit(pool, actor)
+    admission = await services.ingest.admit(pool, actor)
     meta = metadata_param(metadata)
     name = name_param(converter, "converter")
     if settings is not None:
@@ -98,8 +98,9 @@ async def _image_from_file(ctx: Context, file_id: Any, converter: Any, settings:
         content = await services.assets.content(source.asset.id, actor)
     else:
         content = await services.versions.content(source.asset.id, source.version.name, actor)
-    staged = await services.ingest.stage(services.content.stream(content), limit=limit)
-    asset = await services.ingest.create(pool, staged, Submission(
+    staged = await services.ingest.stage(services.content.stream(content),
+                                         limit=admission.limit)
+    asset = await services.ingest.create(admission, staged, Submission(
         filename=content.filename, type=AssetType.IMAGE.value, gallery=gallery,
         converter=name, metadata=meta), actor)
     if settings is not None:
