@@ -21,7 +21,10 @@ class Worker:
     session is gone (PostgreSQL), else once it is older than `stale_after` seconds.
     Failures are retried with exponential backoff up to `max_attempts`, then the job is
     given up (kept, failed). Idle loops claim again when woken (`wake`: a job was
-    enqueued, here or in another process) and every `poll_interval` seconds regardless.
+    enqueued, here or in another process). One idle loop also claims every
+    `poll_interval` seconds regardless, and the others sleep until woken: a loop that
+    claims a job wakes the idle ones, which claim in turn while jobs are due. An idle
+    process so costs one claim (a write transaction) per interval, not one per loop.
     """
 
     def __init__(
@@ -43,6 +46,7 @@ class Worker:
         self._poll = poll_interval
         self._sweep_interval = sweep_interval
         self._wake = asyncio.Event()
+        self._polling = False  #: an idle loop is polling on the interval
         self._tasks: list[asyncio.Task[None]] = []
 
     def wake(self) -> None:
@@ -80,9 +84,9 @@ class Worker:
                 log.warning("job queue unavailable: %s", exc)
                 job = None
             if job is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                await self._idle()
                 continue
+            self.wake()  # more may be due: the idle loops claim too
             try:
                 await self._run(job)
             except AssetryError as exc:
@@ -91,6 +95,18 @@ class Worker:
                 # runs again (jobs are safe to run twice); this loop must outlive the outage.
                 log.warning("job %s (%s): outcome not recorded: %s", job.id, job.kind, exc)
                 await asyncio.sleep(min(self._poll, 1.0))
+
+    async def _idle(self) -> None:
+        """Wait for a wake-up; the first idle loop also for the poll interval to pass."""
+        if self._polling:
+            await self._wake.wait()
+            return
+        self._polling = True
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+        finally:
+            self._polling = False
 
     async def _sweep(self) -> None:
         # A task of its own: the claim loops may all be busy with long jobs.

@@ -124,3 +124,54 @@ async def test_a_loop_outlives_an_outcome_it_cannot_record() -> None:
     finally:
         await worker.stop()
     assert store.completed == [second.id]
+
+
+class CountingStore(Store):
+    def __init__(self, *due: Job) -> None:
+        super().__init__(*due)
+        self.claims = 0
+
+    async def claim(self) -> Job | None:
+        self.claims += 1
+        return await super().claim()
+
+
+async def test_idle_loops_claim_once_per_poll_interval_between_them() -> None:
+    store = CountingStore()
+    worker = Worker(store, {"render": noop}, concurrency=4, max_attempts=3,
+                    stale_after=3600, poll_interval=0.05)
+    worker.start()
+    try:
+        await asyncio.sleep(0.5)
+    finally:
+        await worker.stop()
+    # One claim per loop at start, then one per interval for all of them together
+    # (four loops each polling would make some 40).
+    assert 5 <= store.claims <= 4 + 10 + 3
+
+
+async def test_jobs_found_by_the_poll_run_on_every_idle_loop_at_once() -> None:
+    store = CountingStore()
+    running: list[int] = []
+    all_running = asyncio.Event()
+
+    async def held(payload: dict[str, Any]) -> None:
+        running.append(1)
+        if len(running) == 3:
+            all_running.set()
+        await asyncio.wait_for(all_running.wait(), 5)
+
+    worker = Worker(store, {"render": held}, concurrency=3, max_attempts=3,
+                    stale_after=3600, poll_interval=0.05)
+    worker.start()
+    try:
+        await asyncio.sleep(0.2)  # every loop idle: one polls, the others sleep
+        store.due.extend(job() for _ in range(3))  # committed by another process: no wake
+        await asyncio.wait_for(all_running.wait(), 2)
+        for _ in range(100):
+            if len(store.completed) == 3:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await worker.stop()
+    assert len(store.completed) == 3 and not store.handed_back
