@@ -142,10 +142,19 @@ def test_upload_non_image_as_image_is_415(client: httpx.Client) -> None:
     assert r.status_code == 415
 
 
-def test_upload_truncated_jpeg_is_422(client: httpx.Client) -> None:
+def test_upload_truncated_jpeg_is_422_and_stores_nothing(client: httpx.Client, data_dir: Path
+                                                         ) -> None:
+    # The original goes to the blob store while the image renders: a render that fails
+    # must take it away again.
+    before = blob_files(data_dir)
+    listed = client.get("/api/pools/default/assets", params={"limit": 500}).json()["items"]
     data = solid(400, 300, fmt=".jpg", Q=90)
     r = upload(client, data[: len(data) // 2], type="image")
     assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert blob_files(data_dir) == before
+    assert client.get("/api/pools/default/assets", params={"limit": 500}).json()["items"] == listed
+    assert not any((data_dir / "spool").iterdir())
 
 
 def test_upload_file_of_any_bytes_works(client: httpx.Client) -> None:
@@ -218,6 +227,9 @@ def test_upload_bad_metadata_is_400_and_stores_nothing(client: httpx.Client, dat
     assert blob_files(data_dir) == before
 
 
-def test_upload_unknown_converter_is_422(client: httpx.Client) -> None:
+def test_upload_unknown_converter_is_422_and_stores_nothing(client: httpx.Client,
+                                                           data_dir: Path) -> None:
+    before = blob_files(data_dir)
     r = upload(client, solid(10, 10), converter="nope")
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "converter"
+    assert blob_files(data_dir) == before

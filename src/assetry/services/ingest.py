@@ -274,7 +274,8 @@ class IngestService:
             kind, mime, info = await self._check(staged, pool, sub, fixed_type=None)
             asset_id, at = new_id(), now()
             key = keys.original_key(asset_id)
-            converter = None
+            converter = (_named(stored, sub.converter or pool.converter)
+                         if kind is AssetType.IMAGE else None)
             versions: list[Version] = []
             placeholder = None
             # The original goes to the blob store while the image renders: it is stored
@@ -282,9 +283,8 @@ class IngestService:
             # one after the other.
             original = asyncio.ensure_future(self._blobs.put_file(key, staged.path))
             try:
-                if kind is AssetType.IMAGE:
+                if converter is not None:
                     assert info is not None
-                    converter = _named(stored, sub.converter or pool.converter)
                     # The one decode: it proves the image whole, makes every version and
                     # the placeholders.
                     versions = made = await self._renderer.render(
