@@ -44,12 +44,12 @@ class DuplicateService:
         # With no older copy, the oldest is the asset itself.
         return None if found == asset.id else found
 
-    async def deduplicate(self, pool: str, staged: StagedFile, actor: Actor) -> Asset | None:
-        """The asset the staged bytes duplicate (see `original`), with the staged file
-        discarded, so that nothing new is stored; or None, the staged file left as it is.
-        Raises PoolNotFound."""
+    async def deduplicate(self, pool: Pool, staged: StagedFile, actor: Actor) -> Asset | None:
+        """The asset of `pool` (as the upload's admission read it) that the staged bytes
+        duplicate (see `original`), with the staged file discarded, so that nothing new
+        is stored; or None, the staged file left as it is."""
         async with self._db.transaction(write=False) as tx:
-            found = await oldest_copy(tx, await tx.pools.get(pool), staged.sha256, actor)
+            found = await oldest_copy(tx, pool, staged.sha256, actor)
             existing = None if found is None else await tx.assets.get(found)
         if existing is not None:
             self._spool.discard(staged)

@@ -85,7 +85,7 @@ async def upload(pool: str, request: Request, services: ServicesDep, actor: Acto
     admission = await services.ingest.admit(pool, actor)
     staged, submission = await uploads.receive(request, services, admission.limit)
     if dedupe:
-        existing = await services.duplicates.deduplicate(pool, staged, actor)
+        existing = await services.duplicates.deduplicate(admission.pool, staged, actor)
         if existing is not None:
             body = {**schemas.write_json(existing, sign, changed=False),
                     "duplicate_of": str(existing.id)}
