@@ -80,6 +80,24 @@ def test_placeholder_is_the_hash_of_a_small_sample() -> None:
     assert base64.b64decode(made.thumbhash) == expected
 
 
+@pytest.mark.parametrize(("width", "height"), [
+    (1200, 900), (4000, 3000), (641, 480), (33, 17), (5000, 20), (20, 5000), (97, 96)])
+def test_sample_fits_the_side_keeping_the_shape_and_the_mean(width: int, height: int) -> None:
+    # two colours side by side: the sample's mean is theirs, whatever the size
+    left = width // 2
+    image = solid(width, height, (200, 40, 10)).insert(
+        solid(width - left, height, (0, 100, 250)), left, 0)
+    small = sample(image)
+    scale = SAMPLE_SIDE / max(width, height)
+    assert (small.width, small.height) == (max(1, round(width * scale)),
+                                           max(1, round(height * scale)))
+    assert small.format == "uchar" and small.bands == 3
+    share = left / width
+    for band, (a, b) in enumerate(((200, 0), (40, 100), (10, 250))):
+        assert small.extract_band(band).avg() == pytest.approx(a * share + b * (1 - share),
+                                                               abs=4)
+
+
 def test_placeholder_color_is_the_larger_of_two_colours() -> None:
     image = solid(1000, 400, (255, 0, 0)).insert(solid(300, 400, (0, 0, 255)), 700, 0)
     assert placeholder(image).color == "#ff0000"
