@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -1636,6 +1637,30 @@ async def test_job_claim_ends_when_the_server_ends_the_claiming_session(
         assert await sweeper.jobs.counts() == {"queued": 1, "running": 0, "failed": 0}
         await worker.jobs.complete(job.id)  # the late worker's answer is harmless
         assert await sweeper.jobs.counts() == {"queued": 0, "running": 0, "failed": 0}
+
+
+async def test_idle_job_claim_on_sqlite_does_not_wait_for_the_write_lock(
+    tmp_path: Path,
+) -> None:
+    # Idle workers poll every second in every process: with nothing due, a claim must not
+    # queue behind (or hold up) the writer an upload is waiting on.
+    path = tmp_path / "data" / "assetry.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    clock = FakeClock()
+    async with SqlDatabase.open(f"sqlite:///{path}", clock=clock) as db:
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process is writing
+        try:
+            started = time.monotonic()
+            assert await db.jobs.claim() is None
+            assert time.monotonic() - started < 1.0
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        await enqueue(db, n=1)  # once something is due, the claim takes it as before
+        clock.advance(1)
+        job = await db.jobs.claim()
+        assert job is not None and job.payload == {"n": 1}
 
 
 async def test_job_concurrent_claims_never_return_the_same_job(db: SqlDatabase) -> None:

@@ -52,6 +52,14 @@ class SqlJobQueue:
         await notify_in(self._conn, Notice(Topic.JOB))
 
 
+#: whether some queued job is due at :now (the index on status, due_at answers it)
+_ANY_DUE = (
+    sa.select(sa.literal(1))
+    .where(jobs.c.status == JobStatus.QUEUED.value, jobs.c.due_at <= sa.bindparam("now"))
+    .limit(1)
+)
+
+
 class SqlJobStore:
     """JobStore for workers; each method runs in its own transaction.
 
@@ -75,8 +83,15 @@ class SqlJobStore:
 
     async def claim(self) -> Job | None:
         """Take the job that has been due longest (marking it running, counting the
-        attempt), or None when none is due. No two claims return the same job."""
+        attempt), or None when none is due. No two claims return the same job.
+
+        Whether any job is due is read first, outside a write transaction: an idle
+        worker polls every second in every process, and on SQLite a claim's write
+        transaction holds the database's one write lock, which uploads wait for."""
         now = self._clock()
+        async with self._begin(write=False) as conn:
+            if (await conn.execute(_ANY_DUE, {"now": now})).first() is None:
+                return None
         # SKIP LOCKED lets concurrent PostgreSQL workers pass over a row another one is
         # claiming; SQLite renders no FOR UPDATE and needs none (BEGIN IMMEDIATE).
         oldest_due = (
