@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
 import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -130,6 +132,34 @@ async def test_spool_receive_cancelled_mid_stream_leaves_nothing(spool_dir: Path
         await midway.wait()
         assert len(spooled(spool_dir)) == 1
         tg.cancel_scope.cancel()
+    assert spooled(spool_dir) == []
+
+
+async def test_spool_receive_with_a_failing_disk_raises_and_leaves_nothing(
+    spool_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches are written on worker threads while the next ones arrive: a write that
+    # fails there (the disk filled up) still ends the upload, and takes its file along.
+    create = DiskSpool._create
+
+    def filling_up(self: DiskSpool) -> tuple[Any, Path]:
+        file, path = create(self)
+        room = [3 * 1024 * 1024]
+        real_writelines = file.writelines
+
+        def writelines(chunks: list[bytes]) -> None:
+            room[0] -= sum(map(len, chunks))
+            if room[0] < 0:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            real_writelines(chunks)
+
+        file.writelines = writelines
+        return file, path
+
+    monkeypatch.setattr(DiskSpool, "_create", filling_up)
+    parts = [os.urandom(256 * 1024) for _ in range(40)]  # 10 MiB, 10 batches
+    with pytest.raises(OSError, match="No space left"):
+        await DiskSpool(spool_dir).receive(chunks_of(parts), limit=20 * 1024 * 1024)
     assert spooled(spool_dir) == []
 
 
