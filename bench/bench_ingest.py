@@ -13,7 +13,9 @@ costs little CPU (prebuilt multipart bodies, one keep-alive connection per clien
 with http.client). Peak RSS is the whole server process tree's.
 
 Sections (all by default):
-  throughput  images/s and ratio to bare; upload latency and time-to-ready p50/p99
+  throughput  images/s and ratio to bare (of the medians; `paired`: the median of each
+              round's ratio to the bare round after it); upload latency and
+              time-to-ready p50/p99
   latency     one client: an image upload vs the same bytes uploaded as a file
   cold        first GET of a pending version vs bare pyvips making that one version
   memory      8 concurrent 24 MP uploads: peak RSS, and RSS drift over 200 uploads
@@ -260,22 +262,26 @@ def throughput(server: Server, rows: list[Row], rounds: int, seconds: float,
                           f"bare {bare[row][-1]:.2f}/s", flush=True)
     print(f"\nthroughput: 2 upload clients vs bare pyvips in {procs} processes, "
           f"{rounds} interleaved rounds of {seconds:g} s; median of rounds\n")
-    print(f"{'row':32}{'ours img/s':>11}{'bare img/s':>11}{'ratio':>7}{'upl p50':>9}"
-          f"{'upl p99':>9}{'rdy p50':>9}{'rdy p99':>9}{'errors':>7}")
+    print(f"{'row':32}{'ours img/s':>11}{'bare img/s':>11}{'ratio':>7}{'paired':>7}"
+          f"{'upl p50':>9}{'upl p99':>9}{'rdy p50':>9}{'rdy p99':>9}{'errors':>7}")
     for row in rows:
         rate = median([u.rate for u in ours[row]])
         base = median(bare[row])
+        # Each of our rounds against the bare round right after it: a machine that
+        # speeds up or slows down during the run moves both alike.
+        paired = median([u.rate / b for u, b in zip(ours[row], bare[row], strict=True)])
         lat = [x for u in ours[row] for x in u.latencies]
         rdy = [x for u in ours[row] for x in u.ready]
         errors = [e for u in ours[row] for e in u.errors]
         results["throughput"][row.label] = {
             "ours_images_per_s": rate, "bare_images_per_s": base, "ratio": rate / base,
+            "paired_ratio": paired,
             "rounds_ours": [u.rate for u in ours[row]], "rounds_bare": bare[row],
             "upload_p50_ms": percentile(lat, 50) * 1000,
             "upload_p99_ms": percentile(lat, 99) * 1000,
             "ready_p50_ms": percentile(rdy, 50) * 1000, "ready_p99_ms": percentile(rdy, 99) * 1000,
             "errors": errors[:5], "error_count": len(errors)}
-        print(f"{row.label:32}{rate:11.2f}{base:11.2f}{rate / base:7.2f}"
+        print(f"{row.label:32}{rate:11.2f}{base:11.2f}{rate / base:7.2f}{paired:7.2f}"
               f"{percentile(lat, 50) * 1000:9.0f}{percentile(lat, 99) * 1000:9.0f}"
               f"{percentile(rdy, 50) * 1000:9.0f}{percentile(rdy, 99) * 1000:9.0f}{len(errors):7}")
         for e in errors[:3]:
