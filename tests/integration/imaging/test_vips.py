@@ -32,7 +32,7 @@ from assetry.domain.media import IMAGE_TYPES
 from assetry.domain.ports import Rendered, RenderFailure, RenderRequest
 from assetry.errors import TooManyPixels, UndecodableImage
 from assetry.imaging import heif
-from assetry.imaging.vips import VipsProcessor
+from assetry.imaging.vips import VipsProcessor, jpeg_shrink
 
 CORPUS = (Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus").resolve()
 BIG = 100_000_000
@@ -644,6 +644,35 @@ def _render_file(
 def mean_difference(a: pyvips.Image, b: pyvips.Image) -> float:
     assert (a.width, a.height, a.bands) == (b.width, b.height, b.bands)
     return float((a.cast("float") - b.cast("float")).abs().avg())
+
+
+@pytest.mark.parametrize(("source", "target", "factor"), [
+    ((4000, 3000), (1200, 900), 2),  # 3.3x: libvips' thumbnail would decode at full size
+    ((6000, 4000), (1200, 800), 2),  # 5x: 1/4 would leave only 1.25 for the resize
+    ((4000, 3000), (400, 300), 4),
+    ((4000, 3000), (100, 75), 8),
+    ((4000, 3000), (2700, 2025), 1),  # under 1.5x: no shrink-on-load at all
+    ((300, 200), (300, 200), 1),
+])
+def test_jpeg_shrink_leaves_at_least_the_margin_for_the_resize(
+    source: tuple[int, int], target: tuple[int, int], factor: int
+) -> None:
+    assert jpeg_shrink(Size(*source), Size(*target)) == factor
+    if factor > 1:
+        assert min(s / t for s, t in zip(source, target, strict=True)) / factor >= 1.5
+
+
+@pytest.mark.slow
+def test_render_of_a_jpeg_shrunk_on_load_looks_like_a_full_size_decode(
+    processor: VipsProcessor, corpus: Path
+) -> None:
+    # 12 MP to 1200x630 decodes at 1/2 (libjpeg's DCT scaling), not at full size
+    path = corpus / "photo_12mp.jpg"
+    assert jpeg_shrink(Size(4000, 3000), Size(1200, 900)) == 2
+    ours = _render_file(processor, path, spec(1200, 630))
+    full = (pyvips.Image.new_from_file(str(path)).thumbnail_image(1200, height=900)
+            .crop(0, 135, 1200, 630))
+    assert mean_difference(ours, full) < 1.5  # of 255 levels, JPEG q80 alone costs more
 
 
 @pytest.mark.slow
