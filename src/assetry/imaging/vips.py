@@ -221,12 +221,12 @@ def jpeg_shrink(source: Size, target: Size) -> int:
     `target`: the largest that leaves at least JPEG_SHRINK_MARGIN for the resize after.
 
     libjpeg shrinks in the DCT as it decodes, so decoding at 1/2 skips most of the work
-    of a full decode (a 12 MP photo for 1200 px: 131 ms of CPU instead of 165). libvips'
+    of a full decode (a 12 MP photo for 1200 px: 115 ms of CPU instead of 156). libvips'
     own `thumbnail` leaves a margin of 2, which for a 12 MP photo and 1200 px means a
     full-size decode; against a full-size decode resized with lanczos3, the versions of
-    a 1/2 decode (margin 1.67) score SSIM 0.9975 and a mean CIEDE2000 of 0.5, where JPEG
-    q80 alone scores 0.93 and 2.7 (bench/decode_scale.py). A margin under 1.5 (1/4 of a
-    24 MP photo for 1200 px, 1.25) scored 0.975 and 1.05: kept out."""
+    a 1/2 decode (margin 1.67) score SSIM 0.9976 and a mean CIEDE2000 of 0.48, where JPEG
+    q80 alone scores 0.925 and 2.53 (bench/decode_scale.py). A margin under 1.5 (1/4 of a
+    24 MP photo for 1200 px, 1.25) scored 0.977 and 1.00: kept out."""
     need = min(source.width / target.width, source.height / target.height)
     return next((f for f in (8, 4, 2) if need / f >= JPEG_SHRINK_MARGIN), 1)
 

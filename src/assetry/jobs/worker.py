@@ -24,7 +24,8 @@ class Worker:
     enqueued, here or in another process). One idle loop also claims every
     `poll_interval` seconds regardless, and the others sleep until woken: a loop that
     claims a job wakes the idle ones, which claim in turn while jobs are due. An idle
-    process so costs one claim (a write transaction) per interval, not one per loop.
+    process so costs one claim per interval, not one per loop (and a claim with nothing
+    due is a read: see SqlJobStore.claim).
     """
 
     def __init__(
