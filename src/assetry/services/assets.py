@@ -124,7 +124,7 @@ class AssetService:
     async def content(self, asset_id: UUID, actor: Actor) -> Content:
         """What GET .../content serves. Raises AssetNotFound, Unauthenticated, Forbidden,
         Hidden."""
-        asset, pool = await load_for_delivery(self._db, self._cache, asset_id)
+        asset, pool, _ = await load_for_delivery(self._db, self._cache, asset_id)
         access.read_pool(actor, pool)
         access.check_visible(asset, actor)
         return Content(key=asset.blob_key, size=asset.size, sha256=asset.sha256,

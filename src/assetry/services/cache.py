@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 from uuid import UUID
 
 from assetry.domain.model import Asset, Pool
@@ -120,16 +121,25 @@ class AssetCache:
         self._publicity = None
 
 
-async def load_for_delivery(db: Database, cache: AssetCache, asset_id: UUID
-                            ) -> tuple[Asset, Pool]:
+class Loaded(NamedTuple):
+    """An asset and its pool as `load_for_delivery` found them."""
+
+    asset: Asset
+    pool: Pool
+    #: read from the database by this call (not a cached copy, which may be up to the
+    #: cache's TTL old)
+    fresh: bool
+
+
+async def load_for_delivery(db: Database, cache: AssetCache, asset_id: UUID) -> Loaded:
     """The asset and its pool, from the cache when fresh, else from the database (and
     then cached). Raises AssetNotFound."""
     hit = cache.get(asset_id)
     if hit is not None:
-        return hit
+        return Loaded(*hit, fresh=False)
     ticket = cache.ticket()
     async with db.transaction(write=False) as tx:
         asset = await tx.assets.get(asset_id)
         pool = await tx.pools.get(asset.pool)
     cache.put(asset, pool, ticket=ticket)
-    return asset, pool
+    return Loaded(asset, pool, fresh=True)

@@ -72,7 +72,7 @@ class TransformService:
         a token that is sent applies instead): Hidden. Also NotAnImage, RenderFailed,
         Overloaded."""
         pairs = list(params)
-        asset, pool = await load_for_delivery(self._db, self._cache, asset_id)
+        asset, pool, _ = await load_for_delivery(self._db, self._cache, asset_id)
         if pool.transforms != "signed":
             raise TransformsDisabled(f"pool {pool.name!r} does not serve transforms")
         sigs = [v for k, v in pairs if k == transforms.SIGNATURE]

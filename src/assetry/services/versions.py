@@ -96,30 +96,36 @@ class VersionService:
             if not pending:
                 return
             tried.update(v.id for v in pending)
-            await self._render_shared(asset, pending, lane)
+            await self._render_shared(asset, pending, lane, fresh=True)
 
     async def render_version(self, asset_id: UUID, name: str,
-                             asset: Asset | None = None) -> Version | None:
+                             asset: Asset | None = None, *, fresh: bool = False
+                             ) -> Version | None:
         """Render one pending version for a client waiting on it (ON_DEMAND lane), from a
         decode at the scale that version alone needs: a cold GET costs what that version
         costs. Concurrent callers share one render. `asset` saves a lookup when the caller
-        has just read it (a stale copy only costs a wasted render: the finish is a
-        compare-and-set). Returns the version as stored by this call's render, or None
-        when another render made it (read it again). Raises Overloaded,
-        BackendUnavailable."""
-        if asset is None and (asset := await self._current(asset_id)) is None:
-            return None
+        has just read it (a stale copy only costs a wasted reservation: reserving and
+        finishing are compare-and-sets); `fresh` says it came from the database just now,
+        not from a cache, so that the render need not read it again. Returns the version
+        as stored by this call's render, or None when another render made it (read it
+        again). Raises Overloaded, BackendUnavailable."""
+        if asset is None:
+            if (asset := await self._current(asset_id)) is None:
+                return None
+            fresh = True
         # A transform's stored result (services/transforms.py) shares the single-flight.
         version = asset.version(name) or asset.rendition(name)
         if version is None or version.status is not VersionStatus.PENDING:
             return None
-        return (await self._render_shared(asset, [version], Lane.ON_DEMAND)).get(version.id)
+        return (await self._render_shared(asset, [version], Lane.ON_DEMAND, fresh=fresh)
+                ).get(version.id)
 
-    async def _render_shared(self, asset: Asset, versions: list[Version], lane: Lane
-                             ) -> dict[UUID, Version]:
+    async def _render_shared(self, asset: Asset, versions: list[Version], lane: Lane, *,
+                             fresh: bool) -> dict[UUID, Version]:
         """Render `versions` of `asset` in one decode, except those already being rendered
         in this process, which are joined; return once every one of them is finished, with
-        the versions this call's render stored, by id."""
+        the versions this call's render stored, by id. `fresh`: `asset` was read from the
+        database just now."""
         stored = {v.id: self._finished[v.id] for v in versions if v.id in self._finished}
         versions = [v for v in versions if v.id not in stored]
         joined = [self._inflight[(asset.id, v.name)] for v in versions
@@ -130,7 +136,8 @@ class VersionService:
             self._inflight[(asset.id, v.name)] = future
         try:
             if mine:
-                stored |= await self._render_locked(asset.id, [v.id for v in mine], lane)
+                stored |= await self._render_locked(asset.id, [v.id for v in mine], lane,
+                                                    asset if fresh else None)
             future.set_result(None)
         except BaseException as exc:
             future.set_exception(exc)
@@ -144,25 +151,32 @@ class VersionService:
             await asyncio.shield(other)
         return stored
 
-    async def _render_locked(self, asset_id: UUID, version_ids: list[UUID], lane: Lane
-                             ) -> dict[UUID, Version]:
+    async def _render_locked(self, asset_id: UUID, version_ids: list[UUID], lane: Lane,
+                             read: Asset | None = None) -> dict[UUID, Version]:
         """Render the versions under their render locks: at once those no other process
         is rendering, then, once the others let go of theirs, whichever are still pending
-        (normally none: they were finished while this process waited). Returns the
-        versions this call stored, by id."""
+        (normally none: they were finished while this process waited). `read`: the asset
+        as the caller has just read it from the database, good for the locks taken at
+        once. Returns the versions this call stored, by id."""
         stored: dict[UUID, Version] = {}
         async with self._locks.hold(version_ids, wait=False) as held:
             if held:
-                stored |= await self._render_if_pending(asset_id, held, lane)
+                stored |= await self._render_if_pending(asset_id, held, lane, read)
         if rest := [v for v in version_ids if v not in held]:
             async with self._locks.hold(rest, wait=True) as held:
                 stored |= await self._render_if_pending(asset_id, held, lane)
         return stored
 
     async def _render_if_pending(self, asset_id: UUID, version_ids: frozenset[UUID],
-                                 lane: Lane) -> dict[UUID, Version]:
-        # Read again under the lock: another process may have finished them just before.
-        if (asset := await self._current(asset_id)) is None:
+                                 lane: Lane, read: Asset | None = None
+                                 ) -> dict[UUID, Version]:
+        # Read again under the lock, unless the caller has just read the asset from the
+        # database and took the lock without waiting: another process may have finished
+        # the versions meanwhile, but reserving them is a compare-and-set on the row
+        # (pending, naming the key read), so such a copy costs at most a reservation
+        # that fails. A replace or reset gives the versions new ids. A cold GET read the
+        # asset twice in a row before this (2-3 ms of its ~110).
+        if (asset := read or await self._current(asset_id)) is None:
             return {}
         pending = [v for v in (*asset.versions, *asset.renditions)
                    if v.id in version_ids and v.status is VersionStatus.PENDING]
@@ -252,7 +266,7 @@ class VersionService:
         Raises AssetNotFound, Unauthenticated, Forbidden, Hidden, VersionNotFound (also
         for a width or format it is not stored in), Invalid, RenderFailed (a failed
         render)."""
-        asset, pool = await load_for_delivery(self._db, self._cache, asset_id)
+        asset, pool, fresh = await load_for_delivery(self._db, self._cache, asset_id)
         access.read_pool(actor, pool)
         access.check_visible(asset, actor)
         version = asset.version(name)
@@ -264,12 +278,13 @@ class VersionService:
             # A second pass covers a replace or convert that made a newer pending version
             # of this name while the first render ran.
             self._metrics.bump("renders_on_demand")
-            made = await self.render_version(asset_id, name, asset)
+            made = await self.render_version(asset_id, name, asset, fresh=fresh)
             if made is not None:  # ours: no need to read it back
                 version = made
                 continue
             async with self._db.transaction(write=False) as tx:
                 asset = await tx.assets.get(asset_id)
+            fresh = True
             version = asset.version(name)
             if version is None:
                 raise VersionNotFound(f"asset {asset_id} has no version {name!r}")
