@@ -44,6 +44,14 @@ def carry_out(image: pyvips.Image, plan: Plan, source: Size, *, alpha: bool,
     the first one was); `marks` gives the pixels of the plan's overlays.
     """
     image = _working(image, plan, source)
+    if not alpha and image.hasalpha():
+        # The output is flattened on white anyway (as_stored); flattening first is the
+        # same picture, since compositing on one colour commutes with a linear resize
+        # (the corpus' alpha PNG: 0.4-0.5 levels apart on average, 4 at most), and the
+        # resize then works on 3 bands of uchar instead of 4 premultiplied floats: a
+        # 300x300 JPEG from a 1200x900 RGBA decode took 22 ms of CPU instead of 55.
+        # After the steps: a `background` step flattens on its own colour.
+        image = image.flatten(background=list(_WHITE))
     if plan.crop is not None:
         box = _scaled(plan.crop, *_ratio(image, plan.virtual), image)
         if plan.attention and origin is None:

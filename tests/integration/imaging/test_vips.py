@@ -699,21 +699,43 @@ def test_render_cmyk_becomes_plain_srgb(processor: VipsProcessor, corpus: Path) 
     assert mean_difference(cmyk, reference) < 4
 
 
+def _render_alpha_png(processor: VipsProcessor, corpus: Path, specs: list[VersionSpec],
+                      formats: list[str]) -> list[Rendered]:
+    """The corpus' 3 MP RGBA PNG rendered as `specs` in `formats`."""
+    path = corpus / "alpha_3mp.png"
+    info = processor.inspect(path, processor.sniff(path), max_pixels=BIG)
+    return render(processor, path.read_bytes(), info.mime_type, (info.width, info.height),
+                  specs, formats)
+
+
 @pytest.mark.slow
 def test_render_png_alpha_kept_or_flattened_on_white(
     processor: VipsProcessor, corpus: Path
 ) -> None:
-    path = corpus / "alpha_3mp.png"
-    info = processor.inspect(path, processor.sniff(path), max_pixels=BIG)
-    png, jpeg = (load(out) for out in render(
-        processor, path.read_bytes(), info.mime_type, (info.width, info.height),
-        [spec(200, 150)] * 2, ["png", "jpeg"],
-    ))
+    png, jpeg = (load(out) for out in
+                 _render_alpha_png(processor, corpus, [spec(200, 150)] * 2, ["png", "jpeg"]))
     assert png.bands == 4
     assert pixel(png, 0, 0)[3] == 0
     assert pixel(png, 100, 75)[3] == 255
     assert jpeg.bands == 3
     assert near(pixel(jpeg, 0, 0), WHITE, 3)
+
+
+@pytest.mark.slow
+def test_render_jpeg_of_alpha_looks_like_the_alpha_version_flattened(
+    processor: VipsProcessor, corpus: Path
+) -> None:
+    # A format without alpha flattens on white before it resizes (the cheaper path);
+    # the picture must be the one the alpha-keeping path gives, flattened afterwards.
+    versions = [spec(300, 300, quality=100), spec(640, 360, fit=Fit.CONTAIN, quality=100)]
+    outputs = _render_alpha_png(processor, corpus, versions * 2, ["png"] * 2 + ["jpeg"] * 2)
+    for kept, flat in zip(outputs[:2], outputs[2:], strict=True):
+        reference = load(kept).flatten(background=list(WHITE))
+        jpeg = load(flat)
+        assert (jpeg.width, jpeg.height, jpeg.bands) == (reference.width, reference.height, 3)
+        assert mean_difference(jpeg, reference) < 1.0  # JPEG q100 noise included
+    # where the 640x360 canvas around the picture is, it is white
+    assert near(pixel(load(outputs[3]), 0, 0), WHITE, 2)
 
 
 @pytest.mark.slow
