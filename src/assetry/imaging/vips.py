@@ -21,7 +21,7 @@ from assetry.domain.ports import (
     RenderRequest,
 )
 from assetry.errors import TooManyPixels, UndecodableImage
-from assetry.imaging import heif
+from assetry.imaging import heif, icc
 from assetry.imaging.animation import Frames
 from assetry.imaging.error_buffer import ErrorBuffer
 from assetry.imaging.overlay import OverlayImages
@@ -250,8 +250,10 @@ def _target(source: Size, scale: float) -> tuple[int, int]:
 def _profile(image: pyvips.Image) -> dict[str, str]:
     # thumbnail converts CMYK to sRGB on its own, but leaves other profiles (Display P3,
     # Adobe RGB) attached to unconverted pixels; the profile is stripped on save, so
-    # convert those pixels too.
-    return {"export_profile": "srgb"} if image.get_typeof("icc-profile-data") else {}
+    # convert those pixels too. Pixels whose profile is sRGB are sRGB already.
+    if not image.get_typeof("icc-profile-data"):
+        return {}
+    return {} if icc.is_srgb(image.get("icc-profile-data")) else {"export_profile": "srgb"}
 
 
 def _frames(image: pyvips.Image) -> int:

@@ -738,6 +738,34 @@ def test_render_jpeg_of_alpha_looks_like_the_alpha_version_flattened(
     assert near(pixel(load(outputs[3]), 0, 0), WHITE, 2)
 
 
+def _tagged_png(colour: tuple[int, int, int], profile: str | None) -> bytes:
+    """A 64x64 PNG of one colour, carrying one of libvips' built-in profiles (or none)."""
+    image = solid(64, 64, colour)
+    if profile is None:
+        return bytes(image.pngsave_buffer())
+    tagged = image.copy()  # the same numbers, now said to be in `profile`
+    tagged.set_type(pyvips.GValue.blob_type, "icc-profile-data", bytes(
+        image.icc_transform(profile, input_profile="srgb").get("icc-profile-data")))
+    return bytes(tagged.pngsave_buffer(keep="icc"))
+
+
+def test_render_converts_a_display_p3_image_but_leaves_srgb_pixels_alone(
+    processor: VipsProcessor,
+) -> None:
+    colour = (200, 100, 50)
+    outputs = {}
+    for profile in (None, "srgb", "p3"):
+        [out] = render(processor, _tagged_png(colour, profile), "image/png", (64, 64),
+                       [spec(32, 32)])
+        outputs[profile] = load(out)
+    # sRGB-tagged pixels are sRGB already: exactly what the untagged image gives
+    assert outputs["srgb"].write_to_memory() == outputs[None].write_to_memory()
+    # Display P3's (200, 100, 50) is a more saturated orange than sRGB's
+    p3 = pixel(outputs["p3"], 16, 16)
+    assert p3[0] > colour[0] + 10 and p3[1] < colour[1] - 5, p3
+    assert not outputs["p3"].get_typeof("icc-profile-data")
+
+
 @pytest.mark.slow
 def test_render_heic_matches_jpeg(processor: VipsProcessor, corpus: Path) -> None:
     version = spec(160, 120)
