@@ -209,9 +209,14 @@ def _premultiplied(
 ) -> pyvips.Image:
     # Filtering straight (unpremultiplied) RGBA drags the colour of invisible pixels into
     # the visible edge; premultiply around the filter, then back to the original format.
+    # The premultiplied pixels are filtered in that format too, as libvips' thumbnail
+    # does (bit for bit the same): rounding a premultiplied value moves the picture as
+    # composited by at most half a level, and filtering uchar rather than float took
+    # 17 ms instead of 32 for 300x300 from 900x900 RGBA. Only nearly transparent
+    # pixels' own colour moves more (up to 8 levels at alpha 8 or so), unseen.
     if not image.hasalpha():
         return fn(image)
-    return fn(image.premultiply()).unpremultiply().cast(image.format)
+    return fn(image.premultiply().cast(image.format)).unpremultiply().cast(image.format)
 
 
 def _embed(image: pyvips.Image, canvas: Size, *, transparent: bool) -> pyvips.Image:

@@ -776,3 +776,21 @@ def test_render_heic_matches_jpeg(processor: VipsProcessor, corpus: Path) -> Non
     jpeg = _render_file(processor, corpus / "photo_12mp.jpg", version)
     assert (heic.width, heic.height) == (160, 120)
     assert mean_difference(heic, jpeg) < 4
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+def test_resizing_transparency_keeps_invisible_colour_out_of_the_edge(
+    processor: VipsProcessor, fmt: str
+) -> None:
+    # Opaque white beside fully transparent black: a straight resize would draw a grey
+    # fringe along the edge, a premultiplied one keeps every visible pixel white.
+    # A full-size version beside it keeps the decode at full size, so the small one is
+    # resized by the pipeline, not by libvips' thumbnail while decoding.
+    image = paint(solid(200, 100, (0, 0, 0, 0)), (0, 0, 100, 100), (255, 255, 255, 255))
+    _, small = render(processor, bytes(image.pngsave_buffer()), "image/png", (200, 100),
+                      [spec(200, 100), spec(67, 33, quality=100)], [fmt, fmt])
+    result = load(small)
+    assert result.bands == 4
+    edge = [pixel(result, x, 16) for x in range(30, 37)]
+    assert any(0 < p[3] < 255 for p in edge), edge  # the edge is soft
+    assert all(min(p[:3]) >= 245 for p in edge if p[3] >= 16), edge  # and stays white
