@@ -33,29 +33,20 @@ from sqlalchemy.util import EMPTY_DICT
 _Outcome = tuple[Any, int, int | None, list[Any]]
 
 
-def _run(conn: sqlite3.Connection, begin: str | None, operation: str, parameters: Any
-         ) -> _Outcome:
-    """On aiosqlite's thread: `begin` if any, then the whole statement, its cursor
-    closed again."""
+def _run(conn: sqlite3.Connection, begin: str | None, operation: str, parameters: Any,
+         many: bool = False) -> _Outcome:
+    """On aiosqlite's thread: `begin` if any, then the whole statement (once per set of
+    parameters with `many`), its cursor closed again."""
     if begin is not None:
         conn.execute(begin)
     cursor = conn.cursor()
     try:
+        if many:
+            cursor.executemany(operation, parameters)
+            return None, cursor.rowcount, cursor.lastrowid, []
         cursor.execute(operation, () if parameters is None else parameters)
         rows = cursor.fetchall() if cursor.description else []
         return cursor.description, cursor.rowcount, cursor.lastrowid, rows
-    finally:
-        cursor.close()
-
-
-def _run_many(conn: sqlite3.Connection, begin: str | None, operation: str, seq: Any
-              ) -> _Outcome:
-    if begin is not None:
-        conn.execute(begin)
-    cursor = conn.cursor()
-    try:
-        cursor.executemany(operation, seq)
-        return None, cursor.rowcount, cursor.lastrowid, []
     finally:
         cursor.close()
 
@@ -115,8 +106,8 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
         async with self._adapt_connection._execute_mutex:
             outcome = await self._connection._execute(
-                _run_many, self._connection._conn, self._adapt_connection.take_begin(),
-                operation, seq_of_parameters)
+                _run, self._connection._conn, self._adapt_connection.take_begin(),
+                operation, seq_of_parameters, True)
             self._keep(outcome)
 
     def _keep(self, outcome: _Outcome) -> None:
