@@ -1,8 +1,8 @@
-"""VersionService renders from an asset its caller has just read (services/versions.py,
-`fresh`), without reading it again: a copy read before another process's render
-finished the version makes nothing, one still right is rendered from. Real SQLite,
-spool, blobs and libvips; "another process" is a second set of services on the same
-data directory."""
+"""VersionService given an asset its caller has just read (services/versions.py,
+`fresh`, which spares the render its re-read; bench_ingest's cold GET measures that):
+a copy read before another process's render finished the version makes nothing, one
+still right is rendered from. Real SQLite, spool, blobs and libvips; "another process"
+is a second set of services on the same data directory."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ parser does not understand, is converted as before.
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable
 
@@ -44,7 +45,7 @@ def is_srgb(profile: bytes) -> bool:
                for a, b in zip(got, want, strict=True)):
             return False
         return all(_follows_srgb(tags[name]) for name in (b"rTRC", b"gTRC", b"bTRC"))
-    except (KeyError, struct.error, ValueError, ZeroDivisionError):
+    except (KeyError, struct.error, ValueError, ArithmeticError):
         return False
 
 
@@ -99,7 +100,11 @@ def _curve(tag: bytes) -> Callable[[float], float]:
         g, a, b, c, d = (float(v) / 65536 for v in struct.unpack_from(">5i", tag, 12))
 
         def parametric(x: float) -> float:
-            return float((a * x + b) ** g) if x >= d else c * x
+            if x < d:
+                return c * x
+            base = a * x + b
+            # a negative base to a fractional power is complex: no tone curve at all
+            return math.nan if base < 0 else float(base ** g)
 
         return parametric
     raise ValueError("not a tone curve")

@@ -76,6 +76,27 @@ def test_srgb_primaries_with_another_curve_are_not_srgb(trc: bytes) -> None:
     assert not is_srgb(built(SRGB_COLORANTS, trc))
 
 
+def para_tag(g: float, a: float, b: float, c: float, d: float) -> bytes:
+    return (b"para\0\0\0\0" + struct.pack(">HH", 3, 0)
+            + struct.pack(">5i", *(round(v * 65536) for v in (g, a, b, c, d))))
+
+
+def test_srgb_s_own_parametric_curve_is_srgb() -> None:
+    assert is_srgb(built(SRGB_COLORANTS, para_tag(2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92,
+                                                  0.04045)))
+
+
+@pytest.mark.parametrize("params", [
+    (2.4, -1.0, 0.0, 0.0774, 0.04045),  # a negative base: a complex power
+    (30000.0, 1.0, 0.5, 0.0774, 0.0),  # a power that overflows
+    (-2.4, 1.0, 0.0, 0.0774, 0.0),  # zero to a negative power
+], ids=["complex", "overflow", "zero-division"])
+def test_a_nonsensical_parametric_curve_is_not_srgb_and_raises_nothing(
+        params: tuple[float, float, float, float, float]) -> None:
+    # the bytes of an upload: whatever they say, the answer is False, never an error
+    assert not is_srgb(built(SRGB_COLORANTS, para_tag(*params)))
+
+
 def test_a_grey_profile_is_not_srgb() -> None:
     assert not is_srgb(built(SRGB_COLORANTS, curv_tag(SRGB_TABLE), space=b"GRAY"))
 
