@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         description="HTTP worker processes of `assetry serve` (each with its own render "
         "threads and background workers). 0: one per CPU core.",
     )
+    home_cores: bool = Field(
+        True,
+        description="With several HTTP worker processes and a CPU core for each, each "
+        "process keeps its Python threads on a core of its own while it serves at most one "
+        "request (libvips' pixel threads run on every core). false: the kernel places "
+        "every thread.",
+    )
     render_timeout: float = Field(
         60.0,
         gt=0,
@@ -198,7 +205,8 @@ class Settings(BaseSettings):
 
     @property
     def run_dir(self) -> Path:
-        """Where this host's processes of the service coordinate (render slot locks)."""
+        """Where this host's processes of the service coordinate (render slot and home core
+        locks)."""
         return self.data_dir / "run"
 
     @property

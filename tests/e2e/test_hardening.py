@@ -381,6 +381,7 @@ def test_blob_keys_are_made_by_the_server(target: Target,
                 if "evil" in p.name or "passwd" in p.name or p.name in ("x", "b")}
     blobs = target.data_dir / "blobs"
     slots = target.data_dir / "run" / "render-slots"  # the server's own lock files
+    homes = target.data_dir / "run" / "home-cores"  # ... and its processes' cores
     metrics = target.data_dir / "run" / "metrics"  # its processes' metrics and their locks
     for path in target.data_dir.rglob("*"):
         if path.is_file() and path.name not in ("assetry.db", "assetry.db-wal",
@@ -388,6 +389,9 @@ def test_blob_keys_are_made_by_the_server(target: Target,
             if path.parent == slots:
                 assert (path.name.startswith("render-slot-")
                         or path.name == "render-waiting.lock"), path
+                continue
+            if path.parent == homes:
+                assert re.fullmatch(r"home-core-\d+\.lock", path.name), path
                 continue
             if metrics in path.parents:
                 assert re.fullmatch(r"\.claim|\d+\.lock|(counter|histogram)_\d+\.db",

@@ -1,17 +1,22 @@
 """`assetry serve` uses every core: one worker process per core under a supervisor that
-migrated first; workers never outlive it."""
+migrated first; workers never outlive it; each keeps its Python threads on a core of its
+own."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from tests.e2e.test_upload import upload
 from tests.support.images import solid
@@ -210,3 +215,82 @@ def test_a_new_connection_goes_to_the_process_serving_no_request(tmp_path: Path)
         # The idle process is woken too and takes it at once; the busy one waits 2 ms
         # first (on a loaded machine the idle one may still be late).
         assert went_elsewhere >= 8, went_elsewhere
+
+
+def thread_cores(pid: int) -> dict[str, set[tuple[int, ...]]]:
+    """The cores each kind of thread of process `pid` may run on, by thread name: the
+    interpreter's own threads carry its main thread's name (python, python3.11 ...:
+    listed as "python"), libvips names its workers."""
+    found: dict[str, set[tuple[int, ...]]] = {}
+    interpreter = Path(f"/proc/{pid}/task/{pid}/comm").read_text().strip()
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+            name = "python" if name == interpreter else name
+            found.setdefault(name, set()).add(tuple(sorted(os.sched_getaffinity(int(tid)))))
+        except OSError:
+            continue  # the thread ended since it was listed
+    return found
+
+
+def upload_through_each(port: int, pids: list[int], auth: dict[str, str]) -> None:
+    """Upload an image on new connections until every worker process has rendered one."""
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
+            b"Content-Type: image/jpeg\r\n\r\n" + solid(800, 600) + b"\r\n--b--\r\n")
+    served: set[int] = set()
+    deadline = time.monotonic() + 60
+    while served != set(pids):
+        assert time.monotonic() < deadline, f"only {served} of {pids} took an upload"
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.connect()
+        try:
+            conn.request("POST", "/api/pools/default/assets", body,
+                         {**auth, "Content-Type": "multipart/form-data; boundary=b"})
+            assert conn.getresponse().status == 201
+            served.add(holder(port, pids, conn.sock))
+        finally:
+            conn.close()
+
+
+@contextlib.contextmanager
+def two_workers_that_rendered(tmp_path: Path, home_cores: str = "true") -> Iterator[list[int]]:
+    """`assetry serve` with 2 worker processes, each of which has rendered an upload;
+    yields their pids."""
+    auth = bearer(make_tokens(tmp_path, {"admin": "admin"})["admin"])
+    with server_process(tmp_path, processes="2", home_cores=home_cores) as served:
+        port = urlsplit(served.url).port
+        assert port is not None
+        pids = workers(served.proc.pid)
+        upload_through_each(port, pids, auth)
+        yield pids
+
+
+CORES = tuple(sorted(os.sched_getaffinity(0)))
+
+
+@pytest.mark.skipif(len(CORES) < 2 and not os.environ.get("CI"),
+                    reason="HOME CORES ARE NOT TESTED: fewer than 2 cores here")
+def test_each_worker_keeps_its_python_threads_on_a_core_of_its_own(tmp_path: Path) -> None:
+    with two_workers_that_rendered(tmp_path) as pids:
+
+        def placed() -> list[dict[str, set[tuple[int, ...]]]]:
+            return [thread_cores(pid) for pid in pids]
+
+        def settled(threads: dict[str, set[tuple[int, ...]]]) -> bool:
+            return (len(threads["python"]) == 1 and len(next(iter(threads["python"]))) == 1
+                    and threads.get("libvips worker") == {CORES})
+
+        # A process places its threads as its request ends, just after the answer left.
+        deadline = time.monotonic() + 10
+        while not all(settled(p) for p in placed()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        now = placed()
+        # Each process's Python threads on one core, libvips' pixel workers (started
+        # from those threads) on every core ...
+        assert all(settled(p) for p in now), now
+        assert now[0]["python"] != now[1]["python"]  # ... and a core each
+
+
+def test_home_cores_can_be_turned_off(tmp_path: Path) -> None:
+    with two_workers_that_rendered(tmp_path, home_cores="false") as pids:
+        assert all(thread_cores(pid)["python"] == {CORES} for pid in pids)

@@ -1,7 +1,9 @@
-"""Process-level helpers: host-wide render slots (real flock between real processes)."""
+"""Process-level helpers: host-wide render slots (real flock between real processes), GIL
+turns, heap trims, home cores (real thread placement, in a child process)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from assetry.process import HeapTrim, HostSlots, short_gil_turns
+from assetry.process import HeapTrim, HomeCore, HostSlots, short_gil_turns
 
 HOLD_FOREVER = """
 import sys, time
@@ -175,3 +177,102 @@ def test_a_render_that_ends_while_work_waits_trims_at_once() -> None:
         with heap.working():  # another one ends meanwhile, with work waiting
             pass
         assert _trimmed(heap, within=5)
+
+
+CORES = sorted(os.sched_getaffinity(0))
+needs_two_cores = pytest.mark.skipif(
+    len(CORES) < 2 and not os.environ.get("CI"),
+    reason="HOME CORES ARE NOT TESTED: this machine lets the tests use fewer than 2 cores")
+
+
+@needs_two_cores
+def test_home_cores_go_one_to_a_process_while_there_are_cores_for_every_process(
+        tmp_path: Path) -> None:
+    # Each HomeCore holds its own lock file descriptors, as separate processes would.
+    homes = [HomeCore() for _ in CORES]
+    claimed = [home.claim(tmp_path, len(CORES)) for home in homes]
+    assert sorted(c for c in claimed if c is not None) == CORES
+    assert HomeCore().claim(tmp_path, len(CORES)) is None  # every core is taken
+    assert HomeCore().claim(tmp_path / "other", 1) is None  # one process: nothing to keep apart
+    assert HomeCore().claim(tmp_path / "other", len(CORES) + 1) is None  # more than cores
+
+
+PLACEMENT = """
+import json, os, sys, threading
+from pathlib import Path
+import pyvips
+from assetry.process import HomeCore
+
+home = HomeCore(hold=float(sys.argv[2]))
+core = home.claim(Path(sys.argv[1]), 2)
+idle = threading.Event()
+waiter = threading.Thread(target=idle.wait)  # a Python thread other than this one
+waiter.start()
+
+def cores():
+    python = {t.native_id for t in threading.enumerate()}
+    out = {"python": set(), "native": set(), "natives": 0}
+    for tid in map(int, os.listdir("/proc/self/task")):
+        kind = "python" if tid in python else "native"
+        out[kind] |= {tuple(sorted(os.sched_getaffinity(tid)))}
+        out["natives"] += kind == "native"
+    return {k: sorted(v) if isinstance(v, set) else v for k, v in out.items()}
+
+seen = {"core": core}
+home.request_started(); home.request_ended()
+seen["one request"] = cores()
+# libvips starts its pixel workers from a thread held on the home core
+(pyvips.Image.black(2000, 2000) + 1).avg()
+seen["libvips started"] = cores()
+home.request_started(); home.request_ended()
+seen["after the next request"] = cores()
+home.request_started(); home.request_started()
+seen["two requests"] = cores()
+home.request_ended()
+seen["back to one"] = cores()
+idle.set()
+print(json.dumps(seen))
+"""
+
+
+def _placements(tmp_path: Path, hold: float) -> dict[str, object]:
+    done = subprocess.run([sys.executable, "-c", PLACEMENT, str(tmp_path), str(hold)],
+                          capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+@needs_two_cores
+def test_python_threads_keep_to_the_home_core_while_one_request_is_served(
+        tmp_path: Path) -> None:
+    seen = _placements(tmp_path, hold=0.0)
+    home, every = [seen["core"]], CORES
+    assert seen["one request"] == {"python": [home], "native": [], "natives": 0}
+    started = seen["libvips started"]
+    assert isinstance(started, dict) and started["natives"] > 0
+    assert started["native"] == [home]  # a thread inherits its starter's cores
+    # ... until the request ends: libvips' workers then run on every core again
+    assert seen["after the next request"] == {
+        "python": [home], "native": [every], "natives": started["natives"]}
+    two = seen["two requests"]
+    assert isinstance(two, dict) and two["python"] == [every] and two["native"] == [every]
+    back = seen["back to one"]
+    assert isinstance(back, dict) and back["python"] == [home] and back["native"] == [every]
+
+
+@needs_two_cores
+def test_a_process_that_served_two_requests_at_once_stays_spread_for_the_hold(
+        tmp_path: Path) -> None:
+    seen = _placements(tmp_path, hold=60.0)
+    back = seen["back to one"]
+    assert isinstance(back, dict) and back["python"] == [CORES]  # within the hold
+
+
+def test_an_unclaimed_home_core_places_nothing() -> None:
+    home = HomeCore(hold=0.0)
+    before = {tid: os.sched_getaffinity(tid) for tid in map(int, os.listdir("/proc/self/task"))}
+    home.request_started()
+    home.request_ended()
+    assert home.core is None
+    after = {tid: os.sched_getaffinity(tid) for tid in map(int, os.listdir("/proc/self/task"))}
+    assert {t: c for t, c in after.items() if t in before} == {
+        t: c for t, c in before.items() if t in after}

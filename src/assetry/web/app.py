@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,8 +17,9 @@ from assetry.bootstrap import Services, open_services
 from assetry.config import Settings
 from assetry.domain.ports import Fetcher
 from assetry.errors import AssetryError
-from assetry.process import die_with_parent, limit_malloc_arenas, short_gil_turns
+from assetry.process import HOME, die_with_parent, limit_malloc_arenas, short_gil_turns
 from assetry.web import docs, errors, openapi, ui
+from assetry.web.affinity import HomeCoreRequests
 from assetry.web.auth import Authentication
 from assetry.web.byte_lane import ByteLane
 from assetry.web.request_metrics import RequestMetrics
@@ -128,7 +130,8 @@ def create_app(
 def app_from_environment() -> FastAPI:
     """The app of one worker process of `assetry serve`, with settings from the
     environment (the parent put its command-line options there). The parent applied the
-    migrations before starting any worker, so the workers never race to apply them."""
+    migrations before starting any worker, so the workers never race to apply them. With
+    `home_cores`, the process claims a core for its Python threads (process.HomeCore)."""
     die_with_parent()
     limit_malloc_arenas()
     short_gil_turns()
@@ -136,4 +139,8 @@ def app_from_environment() -> FastAPI:
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pyvips").setLevel(logging.WARNING)
-    return create_app(settings, migrate=False)
+    app = create_app(settings, migrate=False)
+    processes = settings.processes or os.cpu_count() or 1
+    if settings.home_cores and HOME.claim(settings.run_dir / "home-cores", processes) is not None:
+        app.add_middleware(HomeCoreRequests, home=HOME)
+    return app
