@@ -271,10 +271,11 @@ class HomeCore:
 
     Why: with two uploads in two processes, the scheduler moved each process's Python
     threads onto the core where the other process's render ran, and the GIL passed
-    between cores. Keeping each process's Python threads on a core of its own made
-    24 MP uploads 4-13 % faster (bench/bench_ingest.py, 2 cores; 12 MP: no change). A
-    process that serves two requests at once would crowd its one core, so it spreads
-    again: one process carrying both uploads was up to 9 % slower held on one core.
+    between cores. Held on a core each, 2 clients uploading into 2 processes made about
+    7 % more images per second at 12 and at 24 MP (bench/bench_ingest.py's workload, 2
+    cores, alternated with free placement: docs/benchmarks.md). A process that serves
+    two requests at once would crowd its one core, so it spreads again: one process
+    carrying both uploads was up to 9 % slower held on one core.
 
     Not claimed (one process, more processes than cores, tests), every method does
     nothing. Every method but `claim` is called from the event loop's thread.
@@ -340,7 +341,7 @@ class HomeCore:
     def _free_new_threads(self) -> None:
         """A thread started by a held one is held too: threads Python did not start
         (libvips makes its workers when a render first needs them) are let go. The
-        thread count tells, in one system call, whether there can be any."""
+        thread count tells, in one system call, whether threads came or went since."""
         count = _thread_count()
         if count == self._threads:
             return
