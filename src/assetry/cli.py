@@ -63,7 +63,7 @@ def serve(
     overrides = {"host": host, "port": port, "render_workers": workers, "processes": processes}
     settings = _settings(data_dir, **overrides)
     _logging(settings.log_level)
-    count = settings.processes or os.cpu_count() or 1
+    count = settings.process_count
     logging.getLogger("assetry").info(
         "serving on http://%s:%d with data in %s (%d process%s)", settings.host,
         settings.port, settings.data_dir.resolve(), count, "es" if count > 1 else "")

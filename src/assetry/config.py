@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -202,6 +203,12 @@ class Settings(BaseSettings):
     def spool_dir(self) -> Path:
         """Where incoming bytes are hashed and checked before they reach the blob store."""
         return self.data_dir / "spool"
+
+    @property
+    def process_count(self) -> int:
+        """How many HTTP worker processes `assetry serve` runs (`processes`, 0: one per
+        core)."""
+        return self.processes or os.cpu_count() or 1
 
     @property
     def run_dir(self) -> Path:

@@ -330,11 +330,11 @@ class HomeCore:
         """Hold the Python threads on the home core (or not); every other thread on every
         core."""
         assert self.core is not None
-        python = _python_threads()
-        if home and python is None:
+        held = _python_threads() if home else set()
+        if held is None:
             return  # a thread is starting: held or not, it is not known yet; next time
         for tid in _threads():
-            _set_cores(tid, {self.core} if home and python and tid in python else self._cores)
+            _set_cores(tid, {self.core} if tid in held else self._cores)
         self._home = home
         self._threads = _thread_count()
 

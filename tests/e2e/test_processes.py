@@ -268,8 +268,12 @@ def two_workers_that_rendered(tmp_path: Path, home_cores: str = "true") -> Itera
 CORES = tuple(sorted(os.sched_getaffinity(0)))
 
 
-@pytest.mark.skipif(len(CORES) < 2 and not os.environ.get("CI"),
-                    reason="HOME CORES ARE NOT TESTED: fewer than 2 cores here")
+needs_two_cores = pytest.mark.skipif(
+    len(CORES) < 2 and not os.environ.get("CI"),
+    reason="HOME CORES ARE NOT TESTED: fewer than 2 cores here")
+
+
+@needs_two_cores
 def test_each_worker_keeps_its_python_threads_on_a_core_of_its_own(tmp_path: Path) -> None:
     with two_workers_that_rendered(tmp_path) as pids:
 
@@ -291,6 +295,7 @@ def test_each_worker_keeps_its_python_threads_on_a_core_of_its_own(tmp_path: Pat
         assert now[0]["python"] != now[1]["python"]  # ... and a core each
 
 
+@needs_two_cores  # on one core, held and free are the same
 def test_home_cores_can_be_turned_off(tmp_path: Path) -> None:
     with two_workers_that_rendered(tmp_path, home_cores="false") as pids:
         assert all(thread_cores(pid)["python"] == {CORES} for pid in pids)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -140,7 +139,7 @@ def app_from_environment() -> FastAPI:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pyvips").setLevel(logging.WARNING)
     app = create_app(settings, migrate=False)
-    processes = settings.processes or os.cpu_count() or 1
-    if settings.home_cores and HOME.claim(settings.run_dir / "home-cores", processes) is not None:
+    if settings.home_cores and HOME.claim(settings.run_dir / "home-cores",
+                                          settings.process_count) is not None:
         app.add_middleware(HomeCoreRequests, home=HOME)
     return app
